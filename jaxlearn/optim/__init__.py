@@ -1,0 +1,45 @@
+"""The book's six parameter-update rules as optax-compatible ``(init, update)`` pairs."""
+
+from jaxlearn.optim.adagrad import AdaGradState, adagrad
+from jaxlearn.optim.adam import AdamState, adam
+from jaxlearn.optim.base import (
+    ElementwiseRule,
+    ScalarOrSchedule,
+    Transformation,
+    apply_updates,
+    elementwise_transformation,
+)
+from jaxlearn.optim.momentum import MomentumState, momentum
+from jaxlearn.optim.nesterov import NesterovState, nesterov
+from jaxlearn.optim.rmsprop import RMSpropState, rmsprop
+from jaxlearn.optim.sgd import SGDState, sgd
+
+__all__ = [
+    "AdaGradState",
+    "AdamState",
+    "ElementwiseRule",
+    "MomentumState",
+    "NesterovState",
+    "RMSpropState",
+    "SGDState",
+    "ScalarOrSchedule",
+    "Transformation",
+    "adagrad",
+    "adam",
+    "apply_updates",
+    "elementwise_transformation",
+    "momentum",
+    "nesterov",
+    "rmsprop",
+    "sgd",
+]
+
+#: The update rules by name, in the book's order.
+RULES = {
+    "sgd": sgd,
+    "momentum": momentum,
+    "nesterov": nesterov,
+    "adagrad": adagrad,
+    "rmsprop": rmsprop,
+    "adam": adam,
+}

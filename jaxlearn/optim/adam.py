@@ -1,0 +1,80 @@
+"""Adam, the book's ``Adam`` (bias correction folded into the learning rate)."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+from jaxlearn.optim.base import (
+    ElementwiseRule,
+    ScalarOrSchedule,
+    Transformation,
+    as_scalar,
+    check_learning_rate,
+    check_non_negative,
+    check_unit_interval,
+    elementwise_transformation,
+    learning_rate_at,
+    scalar_dtype,
+)
+
+
+class AdamState(NamedTuple):
+    """The update count and the first and second moments ``m``, ``v`` (zeros at start)."""
+
+    count: jax.Array
+    m: jax.Array
+    v: jax.Array
+
+
+def adam(
+    lr: ScalarOrSchedule = 0.001, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-7
+) -> Transformation:
+    r"""The book's Adam (Kingma & Ba, 2015).
+
+    .. math::
+        m &\leftarrow m + (1 - \beta_1)(g - m), \qquad
+        v \leftarrow v + (1 - \beta_2)(g \odot g - v) \\
+        \eta'_t &= \eta_t \frac{\sqrt{1 - \beta_2^{\,t}}}{1 - \beta_1^{\,t}}, \qquad
+        W \leftarrow W - \eta'_t \frac{m}{\sqrt{v} + \varepsilon}
+
+    with t = 1 on the first update. The bias corrections and powers are computed in float32
+    (float64 under x64) whatever the parameters' dtype: in bf16, β2 = 0.999 rounds to 1.0.
+
+    Args:
+      lr: η, a number ``>= 0`` or a schedule ``step -> η`` (book default 0.001).
+      beta1: β1 in ``[0, 1)`` (book default 0.9).
+      beta2: β2 in ``[0, 1)`` (book default 0.999).
+      eps: ε ``>= 0`` (book: 1e-7).
+
+    optax difference: ``optax.adam`` corrects ``m`` and ``v`` themselves and adds ε to the
+    corrected root, ``m̂ / (√v̂ + ε)``. Multiplying through, the book's rule is optax's with a
+    step-dependent ``ε_t = ε / √(1 − β2^t)``; the two are exactly equal when ε = 0:
+    ``jl.adam(lr, b1, b2, eps=0) == optax.adam(lr, b1, b2, eps=0)``.
+
+    >>> import jax.numpy as jnp, jaxlearn as jl
+    >>> opt = jl.adam(lr=0.1)
+    >>> params = {'w': jnp.array([1.0, -2.0])}
+    >>> updates, state = opt.update({'w': jnp.array([0.5, -0.5])}, opt.init(params), params)
+    >>> jl.apply_updates(params, updates)['w'].round(4)  # the first step is ≈ η·sign(g)
+    Array([ 0.9, -1.9], dtype=float32)
+    """
+    check_learning_rate(lr)
+    check_unit_interval("beta1", beta1)
+    check_unit_interval("beta2", beta2)
+    check_non_negative("eps", eps)
+
+    def scalars(count):
+        t = (count + 1).astype(scalar_dtype())
+        b1, b2 = as_scalar(beta1), as_scalar(beta2)
+        lr_t = learning_rate_at(lr, count) * jnp.sqrt(1 - b2**t) / (1 - b1**t)
+        return {"lr_t": lr_t, "b1": b1, "b2": b2, "eps": as_scalar(eps)}
+
+    def leaf(g, m, v, *, lr_t, b1, b2, eps):
+        m = m + (1 - b1) * (g - m)
+        v = v + (1 - b2) * (g * g - v)
+        return -lr_t * m / (jnp.sqrt(v) + eps), m, v
+
+    return elementwise_transformation(ElementwiseRule("adam", ("m", "v"), AdamState, scalars, leaf))

@@ -1,0 +1,70 @@
+"""Nesterov's accelerated gradient in the book's form (``Nesterov`` in ``common/optimizer.py``)."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import jax
+
+from jaxlearn.optim.base import (
+    ElementwiseRule,
+    ScalarOrSchedule,
+    Transformation,
+    as_scalar,
+    check_learning_rate,
+    check_unit_interval,
+    elementwise_transformation,
+    learning_rate_at,
+)
+
+
+class NesterovState(NamedTuple):
+    """The update count and the velocity ``v`` (zeros at start)."""
+
+    count: jax.Array
+    velocity: jax.Array
+
+
+def nesterov(lr: ScalarOrSchedule = 0.01, momentum: float = 0.9) -> Transformation:
+    r"""Nesterov momentum, written (as the book does) in terms of the current parameters.
+
+    .. math::
+        W \leftarrow W + \alpha^2 v - (1 + \alpha)\,\eta_t\, g, \qquad
+        v \leftarrow \alpha v - \eta_t\, g
+
+    The parameter step uses the velocity *before* this step's update. This is the rearranged
+    form of "look ahead, then step" (Sutskever et al., 2013; Bengio et al., 2012), and the form
+    ``REFERENCE.md`` fixes. Some printings of the book's ``common/optimizer.py`` update ``v``
+    first and then use the new ``v`` in the parameter step, which gives
+    ``W ← W + α³ v − (1 + α + α²) η g``; that is not Nesterov's method and jaxlearn does not
+    reproduce it.
+
+    Args:
+      lr: η, a number ``>= 0`` or a schedule ``step -> η`` (book default 0.01).
+      momentum: α in ``[0, 1)`` (book default 0.9).
+
+    optax equivalent: ``optax.sgd(lr, momentum=momentum, nesterov=True)`` for a constant η
+    (optax's trace ``t ← g + α t`` and update ``−η (g + α t)`` expand to the formula above
+    with ``v = −η t``).
+
+    >>> import jax.numpy as jnp, jaxlearn as jl
+    >>> opt = jl.nesterov(lr=0.1)
+    >>> state = opt.init(jnp.zeros(1))
+    >>> u1, state = opt.update(jnp.ones(1), state)
+    >>> u2, state = opt.update(jnp.ones(1), state)
+    >>> u1, u2  # -(1.9)(0.1); then 0.81 * -0.1 - 0.19
+    (Array([-0.19], dtype=float32), Array([-0.271], dtype=float32))
+    """
+    check_learning_rate(lr)
+    check_unit_interval("momentum", momentum)
+
+    def scalars(count):
+        return {"lr": learning_rate_at(lr, count), "alpha": as_scalar(momentum)}
+
+    def leaf(g, v, *, lr, alpha):
+        update = alpha * alpha * v - (1 + alpha) * lr * g
+        return update, alpha * v - lr * g
+
+    return elementwise_transformation(
+        ElementwiseRule("nesterov", ("velocity",), NesterovState, scalars, leaf)
+    )
