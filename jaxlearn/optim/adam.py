@@ -74,7 +74,9 @@ def adam(
 
     def leaf(g, m, v, *, lr_t, b1, b2, eps):
         m = m + (1 - b1) * (g - m)
-        v = v + (1 - b2) * (g * g - v)
+        # The book's v + (1 − β2)(g² − v), expanded: with huge g (g² = inf in float32) the
+        # book's form computes inf − inf = NaN, the expanded one stays inf and the step is 0.
+        v = b2 * v + (1 - b2) * (g * g)
         return -lr_t * m / (jnp.sqrt(v) + eps), m, v
 
     return elementwise_transformation(ElementwiseRule("adam", ("m", "v"), AdamState, scalars, leaf))

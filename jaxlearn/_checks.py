@@ -1,0 +1,68 @@
+"""Argument checks shared by every module: clear errors that name the argument.
+
+Values may be Python numbers, NumPy/JAX arrays or tracers. A value is range-checked whenever it
+is concrete, and skipped when it is a tracer (its value is unknown until run time), so the same
+functions work eagerly, under ``jit``/``vmap`` and with ``optax.inject_hyperparams``.
+"""
+
+from __future__ import annotations
+
+import numbers
+from typing import Any
+
+import jax
+import numpy as np
+
+
+def concrete_scalar(name: str, value: Any) -> float | None:
+    """The float value of a scalar argument, or None when it is a tracer.
+
+    Raises TypeError for anything that is not a real number (str, bool, complex, None) and
+    ValueError for arrays that are not 0-d.
+
+    >>> concrete_scalar("lr", np.float32(0.5))
+    0.5
+    >>> concrete_scalar("lr", "0.1")
+    Traceback (most recent call last):
+    TypeError: lr must be a real number, got str
+    """
+    if isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be a real number, got a bool ({value!r})")
+    if isinstance(value, jax.core.Tracer):
+        if value.shape != ():
+            raise ValueError(f"{name} must be a scalar, got an array of shape {value.shape}")
+        return None
+    if isinstance(value, numbers.Real):
+        return float(value)
+    if isinstance(value, (np.ndarray, np.generic, jax.Array)):
+        if value.shape != ():
+            raise ValueError(f"{name} must be a scalar, got an array of shape {value.shape}")
+        if not (np.issubdtype(value.dtype, np.floating) or np.issubdtype(value.dtype, np.integer)
+                or value.dtype == jax.numpy.bfloat16):
+            raise TypeError(f"{name} must be a real number, got an array of dtype {value.dtype}")
+        return float(value)
+    raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
+
+
+def check_unit_interval(name: str, value: Any) -> None:
+    """Raise ValueError unless ``0 <= value < 1`` (checked only when ``value`` is concrete).
+
+    >>> check_unit_interval("momentum", 1.0)
+    Traceback (most recent call last):
+    ValueError: momentum must be in [0, 1), got 1.0
+    """
+    v = concrete_scalar(name, value)
+    if v is not None and not (0.0 <= v < 1.0):
+        raise ValueError(f"{name} must be in [0, 1), got {v!r}")
+
+
+def check_non_negative(name: str, value: Any) -> None:
+    """Raise ValueError unless ``value`` is finite and ``>= 0`` (checked only when concrete).
+
+    >>> check_non_negative("eps", -1)
+    Traceback (most recent call last):
+    ValueError: eps must be a finite number >= 0, got -1.0
+    """
+    v = concrete_scalar(name, value)
+    if v is not None and not (0.0 <= v < float("inf")):
+        raise ValueError(f"{name} must be a finite number >= 0, got {v!r}")

@@ -1,0 +1,123 @@
+"""Weight initialisers of the book's chapter 6, with the ``jax.nn.initializers`` signature.
+
+Each returns ``init(key, shape, dtype=jnp.float32) -> Array``: ``W = std · N(0, 1)``,
+untruncated (the book's ``std * np.random.randn(n_in, n_out)``), so they plug into
+``flax.linen.Dense(kernel_init=...)``, ``flax.linen.Conv`` and equinox layers.
+
+fan_in follows ``jax.nn.initializers.variance_scaling``: ``in_axis``/``out_axis`` (default -2/-1)
+name the input/output-feature axes and every other axis is receptive field, so a (n_in, n_out)
+matrix has fan_in = n_in and an HWIO conv kernel has fan_in = H·W·I.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+
+from jaxlearn._checks import check_non_negative
+
+Initializer = Callable[..., jax.Array]
+Axes = int | Sequence[int]
+
+__all__ = ["fan_in", "he", "normal", "xavier"]
+
+
+def _check(shape: Sequence[int], dtype: Any) -> tuple[int, ...]:
+    shape = tuple(int(d) for d in shape)
+    if len(shape) < 2:
+        raise ValueError(
+            f"shape must have rank >= 2 (a weight matrix or kernel; biases start at zero), "
+            f"got shape {shape}"
+        )
+    if not jnp.issubdtype(dtype, jnp.floating):
+        raise TypeError(f"dtype must be a floating dtype, got {jnp.dtype(dtype)}")
+    return shape
+
+
+def fan_in(shape: Sequence[int], in_axis: Axes = -2, out_axis: Axes = -1) -> int:
+    """Number of inputs feeding one output unit: ``prod(shape) / prod(shape[out_axis])``.
+
+    Same as ``jax.nn.initializers``' fan_in (``in_size × receptive field``).
+
+    Example:
+        >>> fan_in((784, 100)), fan_in((3, 3, 16, 32))
+        (784, 144)
+    """
+    shape = _check(shape, jnp.float32)
+    outs = (out_axis,) if isinstance(out_axis, int) else tuple(out_axis)
+    ins = (in_axis,) if isinstance(in_axis, int) else tuple(in_axis)
+    for a in ins + outs:
+        if not -len(shape) <= a < len(shape):
+            raise ValueError(f"in_axis/out_axis {a} is out of range for shape {shape}")
+    return math.prod(shape) // math.prod(shape[a] for a in outs)
+
+
+@functools.partial(jax.jit, static_argnums=(1, 2))
+def _scaled_normal(key: jax.Array, shape: tuple[int, ...], dtype: Any, std: Any) -> jax.Array:
+    # Drawn in at least float32 so a bf16/f16 weight is a rounded float32 sample (the same key
+    # gives the same weights in every dtype), then cast. Jitted per (shape, dtype) with std
+    # dynamic: eager callers compile once per shape, not once per std or per operation.
+    draw_dtype = jnp.promote_types(dtype, jnp.float32)
+    return (jax.random.normal(key, shape, draw_dtype) * std).astype(dtype)
+
+
+def _gaussian(std_of: Callable[[tuple[int, ...]], float]) -> Initializer:
+    def init(key: jax.Array, shape: Sequence[int], dtype: Any = jnp.float32) -> jax.Array:
+        shape = _check(shape, dtype)
+        return _scaled_normal(key, shape, jnp.dtype(dtype), std_of(shape))
+
+    return init
+
+
+def normal(std: float = 0.01) -> Initializer:
+    """``W = std · N(0, 1)``, untruncated; the book's ``weight_init_std=0.01`` default.
+
+    Equivalent to ``jax.nn.initializers.normal(stddev=std)`` (which also draws untruncated).
+
+    Example:
+        >>> import jax
+        >>> w = normal(0.01)(jax.random.key(0), (784, 100))
+        >>> w.shape, w.dtype
+        ((784, 100), dtype('float32'))
+    """
+    check_non_negative("std", std)  # TypeError for bools/strings, ValueError for std < 0
+    if isinstance(std, jax.core.Tracer):
+        raise TypeError("std must be a concrete number, not a traced value")
+    std = float(std)
+    return _gaussian(lambda shape: std)
+
+
+def xavier(in_axis: Axes = -2, out_axis: Axes = -1) -> Initializer:
+    """The book's "Xavier": ``W = sqrt(1 / fan_in) · N(0, 1)``, untruncated (for sigmoid/tanh).
+
+    Equivalent to ``jax.nn.initializers.variance_scaling(1.0, 'fan_in', 'normal')`` (LeCun
+    normal, untruncated). Glorot's original (``jax.nn.initializers.glorot_normal``) uses
+    2/(fan_in + fan_out) and a truncated draw; the book keeps the fan-in form.
+
+    Example:
+        >>> import jax
+        >>> w = xavier()(jax.random.key(0), (10_000, 4))
+        >>> print(round(float(w.std() * 100), 1))  # sqrt(1/10000) = 0.01
+        1.0
+    """
+    return _gaussian(lambda shape: math.sqrt(1.0 / fan_in(shape, in_axis, out_axis)))
+
+
+def he(in_axis: Axes = -2, out_axis: Axes = -1) -> Initializer:
+    """He: ``W = sqrt(2 / fan_in) · N(0, 1)``, untruncated (for ReLU).
+
+    Equivalent to ``jax.nn.initializers.variance_scaling(2.0, 'fan_in', 'normal')``;
+    ``jax.nn.initializers.he_normal`` differs: it draws a *truncated* normal.
+
+    Example:
+        >>> import jax
+        >>> w = he()(jax.random.key(0), (3, 3, 16, 32))  # HWIO conv kernel: fan_in = 3*3*16
+        >>> w.shape
+        (3, 3, 16, 32)
+    """
+    return _gaussian(lambda shape: math.sqrt(2.0 / fan_in(shape, in_axis, out_axis)))

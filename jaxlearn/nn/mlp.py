@@ -1,0 +1,350 @@
+"""The book's ``MultiLayerNetExtend`` as pure functions.
+
+Layers: for each hidden layer ``i = 1 … L−1``: Affine → [BatchNorm] → activation → [Dropout];
+then the output Affine ``L``. Loss: softmax cross-entropy as the book computes it, plus weight
+decay ``½λΣ‖W‖²`` over all affine weights (output layer included).
+
+Pytrees, flat dicts named as in the book:
+
+- ``params``: ``{'W1', 'b1', …, 'WL', 'bL'}`` plus ``{'gamma1', 'beta1', …}`` for each hidden
+  layer when ``use_batchnorm``;
+- ``state``: ``{'mean1', 'var1', …}`` (BatchNorm running statistics; ``{}`` without BatchNorm).
+
+The network's shape and options live in a frozen, hashable :class:`MLPConfig` (static under
+``jit``: pass it as a closure or ``static_argnums``); params and state are plain pytrees, so
+K stacked copies run under ``vmap``.
+
+Example:
+    >>> import jax, jax.numpy as jnp
+    >>> net, params, state = init(jax.random.key(0), 784, [100, 100], 10, use_batchnorm=True)
+    >>> sorted(params)
+    ['W1', 'W2', 'W3', 'b1', 'b2', 'b3', 'beta1', 'beta2', 'gamma1', 'gamma2']
+    >>> x, t = jnp.ones((4, 784)), jnp.array([0, 1, 2, 3])
+    >>> value, state = loss(net, params, state, x, t, train=True)
+    >>> value.shape, accuracy(net, params, state, x, t).shape
+    ((), ())
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+
+from jaxlearn import initializers
+from jaxlearn._checks import check_non_negative, check_unit_interval
+from jaxlearn.nn.batchnorm import batch_norm, batchnorm_init
+from jaxlearn.nn.dropout import dropout
+from jaxlearn.nn.regularization import l2_penalty
+
+Array = jax.Array
+
+ACTIVATIONS = {"relu": jax.nn.relu, "sigmoid": jax.nn.sigmoid, "tanh": jnp.tanh}
+# The book's names: 'relu'/'he' -> sqrt(2/n), 'sigmoid'/'xavier' -> sqrt(1/n).
+_GAIN = {"he": 2.0, "relu": 2.0, "xavier": 1.0, "sigmoid": 1.0}
+
+
+@dataclasses.dataclass(frozen=True)
+class MLPConfig:
+    """The static description of a ``MultiLayerNetExtend`` (hashable; not a pytree)."""
+
+    input_size: int
+    hidden_sizes: tuple[int, ...]
+    output_size: int
+    activation: str = "relu"
+    weight_init_std: str | float = "he"
+    use_batchnorm: bool = False
+    use_dropout: bool = False
+    dropout_ratio: float = 0.5
+    weight_decay_lambda: float = 0.0
+    dtype: str = "float32"
+
+    @property
+    def sizes(self) -> tuple[int, ...]:
+        """Node counts of every layer, input to output."""
+        return (self.input_size, *self.hidden_sizes, self.output_size)
+
+    @property
+    def num_layers(self) -> int:
+        """Number of affine layers (hidden + output)."""
+        return len(self.hidden_sizes) + 1
+
+
+def weight_std(weight_init_std: str | float, n_in: int) -> float:
+    """The book's per-layer std: 'he'/'relu' √(2/n_in), 'xavier'/'sigmoid' √(1/n_in), or a number.
+
+    Example:
+        >>> weight_std('he', 50), weight_std('xavier', 100), weight_std(0.01, 100)
+        (0.2, 0.1, 0.01)
+    """
+    if isinstance(weight_init_std, str):
+        key = weight_init_std.lower()
+        if key not in _GAIN:
+            raise ValueError(
+                f"weight_init_std must be 'he', 'relu', 'xavier', 'sigmoid' or a number, "
+                f"got {weight_init_std!r}"
+            )
+        return math.sqrt(_GAIN[key] / n_in)
+    return float(weight_init_std)
+
+
+def make(
+    input_size: int,
+    hidden_sizes: Sequence[int],
+    output_size: int,
+    *,
+    activation: str = "relu",
+    weight_init_std: str | float = "he",
+    use_batchnorm: bool = False,
+    use_dropout: bool = False,
+    dropout_ratio: float = 0.5,
+    weight_decay_lambda: float = 0.0,
+    dtype: Any = jnp.float32,
+) -> MLPConfig:
+    """Validate the options and build the :class:`MLPConfig` (no arrays; see :func:`init`).
+
+    Example:
+        >>> make(784, [100] * 4, 10).sizes
+        (784, 100, 100, 100, 100, 10)
+    """
+    sizes = (input_size, *hidden_sizes, output_size)
+    if not all(isinstance(n, int) and not isinstance(n, bool) and n > 0 for n in sizes):
+        raise ValueError(f"layer sizes must be positive ints, got {sizes}")
+    if activation not in ACTIVATIONS:
+        raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {activation!r}")
+    weight_std(weight_init_std, 1)  # validates the name
+    check_unit_interval("dropout_ratio", dropout_ratio)
+    check_non_negative("weight_decay_lambda", weight_decay_lambda)
+    if not jnp.issubdtype(dtype, jnp.floating):
+        raise TypeError(f"dtype must be a floating dtype, got {jnp.dtype(dtype)}")
+    return MLPConfig(
+        input_size,
+        tuple(hidden_sizes),
+        output_size,
+        activation,
+        weight_init_std,
+        bool(use_batchnorm),
+        bool(use_dropout),
+        float(dropout_ratio),
+        float(weight_decay_lambda),
+        jnp.dtype(dtype).name,
+    )
+
+
+def init_params(net: MLPConfig, key: Array) -> tuple[dict, dict]:
+    """``(params, state)`` for ``net``: W = std·N(0, 1) (untruncated), biases 0, γ 1, β 0.
+
+    Pure in ``key``, so ``jax.vmap(functools.partial(init_params, net))(keys)`` stacks K nets.
+
+    Example:
+        >>> import jax
+        >>> params, state = init_params(make(4, [3], 2), jax.random.key(0))
+        >>> params['W1'].shape
+        (4, 3)
+    """
+    dtype = jnp.dtype(net.dtype)
+    params, state = {}, {}
+    keys = jax.random.split(key, net.num_layers)
+    for i in range(1, net.num_layers + 1):
+        n_in, n_out = net.sizes[i - 1], net.sizes[i]
+        std = weight_std(net.weight_init_std, n_in)
+        params[f"W{i}"] = initializers.normal(std)(keys[i - 1], (n_in, n_out), dtype)
+        params[f"b{i}"] = jnp.zeros((n_out,), dtype)
+        if net.use_batchnorm and i < net.num_layers:
+            p, s = batchnorm_init(n_out, dtype)
+            params[f"gamma{i}"], params[f"beta{i}"] = p["gamma"], p["beta"]
+            state[f"mean{i}"], state[f"var{i}"] = s["mean"], s["var"]
+    return params, state
+
+
+def init(
+    key: Array,
+    input_size: int,
+    hidden_sizes: Sequence[int],
+    output_size: int,
+    **options: Any,
+) -> tuple[MLPConfig, dict, dict]:
+    """``net, params, state = init(key, input_size, hidden_sizes, output_size, **options)``.
+
+    Options (the book's ``MultiLayerNetExtend`` arguments and defaults, except
+    ``weight_init_std``'s default, 'he', which the book's experiments pass):
+    ``activation='relu'|'sigmoid'|'tanh'``,
+    ``weight_init_std='he'|'relu'|'xavier'|'sigmoid'|float``, ``use_batchnorm=False``,
+    ``use_dropout=False``, ``dropout_ratio=0.5``, ``weight_decay_lambda=0.0``,
+    ``dtype=float32``. flax equivalent: a stack of ``nn.Dense`` / ``nn.BatchNorm`` /
+    ``nn.Dropout`` (inverted form there; the book's form here).
+
+    Example:
+        >>> import jax
+        >>> net, params, state = init(jax.random.key(0), 4, [3], 2)
+        >>> params['W1'].shape, params['W2'].shape, state
+        ((4, 3), (3, 2), {})
+    """
+    net = make(input_size, hidden_sizes, output_size, **options)
+    params, state = init_params(net, key)
+    return net, params, state
+
+
+def apply(
+    net: MLPConfig,
+    params: dict,
+    state: dict,
+    x: Array,
+    *,
+    train: bool,
+    key: Array | None = None,
+) -> tuple[Array, dict]:
+    """Forward pass: ``(logits, new_state)``; the book's ``predict(x, train_flg)``.
+
+    ``key`` is required when ``net.use_dropout`` and ``train`` (one subkey per hidden layer).
+    BatchNorm uses the batch statistics when ``train`` (and updates ``new_state``), the running
+    statistics otherwise (``new_state`` then equals ``state``). Dropout uses the book's form
+    with ``jax.random.fold_in(key, i)`` for hidden layer ``i``.
+
+    Example:
+        >>> import jax, jax.numpy as jnp
+        >>> net, params, state = init(jax.random.key(0), 4, [3], 2, use_dropout=True)
+        >>> logits, _ = apply(net, params, state, jnp.ones((5, 4)), train=True,
+        ...                   key=jax.random.key(1))
+        >>> logits.shape
+        (5, 2)
+    """
+    _check_key(net, train, key)
+    _check_x(net, x)
+    return _apply(net, params, state, x, train, key)
+
+
+def _check_x(net: MLPConfig, x: Array) -> None:
+    shape = jnp.shape(x)
+    if len(shape) != 2 or shape[1] != net.input_size:
+        raise ValueError(f"x must have shape (batch, input_size={net.input_size}), got {shape}")
+
+
+def _check_t(net: MLPConfig, x: Array, t: Array) -> None:
+    n, shape = jnp.shape(x)[0], jnp.shape(t)
+    if shape not in ((n,), (n, net.output_size)):
+        raise ValueError(f"t must be {n} int labels, shape ({n},), or one-hot targets of shape "
+                         f"({n}, {net.output_size}) for x of batch {n}; got shape {shape}")
+
+
+def _check_key(net: MLPConfig, train: bool, key: Array | None) -> None:
+    if net.use_dropout and train and key is None:
+        raise ValueError("apply(train=True) with use_dropout=True needs a PRNG key, got key=None")
+
+
+@functools.partial(jax.jit, static_argnums=(0, 4))
+def _apply(net: MLPConfig, params: dict, state: dict, x: Array, train: bool, key: Any):
+    act = ACTIVATIONS[net.activation]
+    new_state = dict(state)
+    h = x
+    for i in range(1, net.num_layers):
+        h = h @ params[f"W{i}"] + params[f"b{i}"]
+        if net.use_batchnorm:
+            bn_params = {"gamma": params[f"gamma{i}"], "beta": params[f"beta{i}"]}
+            bn_state = {"mean": state[f"mean{i}"], "var": state[f"var{i}"]}
+            h, s = batch_norm(h, bn_params, bn_state, train=train)
+            new_state[f"mean{i}"], new_state[f"var{i}"] = s["mean"], s["var"]
+        h = act(h)
+        if net.use_dropout:
+            sub = jax.random.fold_in(key, i) if train else None
+            h = dropout(sub, h, net.dropout_ratio, train=train)
+    L = net.num_layers
+    logits = h @ params[f"W{L}"] + params[f"b{L}"]
+    return logits, (new_state if train else state)
+
+
+def _labels(t: Array, num_classes: int) -> Array:
+    """Integer labels; one-hot targets become their argmax, as the book's cross_entropy_error."""
+    t = jnp.asarray(t)
+    if t.ndim == 2 and t.shape[-1] == num_classes:
+        return jnp.argmax(t, axis=-1)
+    return t.astype(jnp.int32)
+
+
+def cross_entropy(logits: Array, t: Array) -> Array:
+    """The book's ``softmax`` + ``cross_entropy_error``: ``−Σ log(y[n, t_n] + 1e-7) / N``.
+
+    Differs from ``optax.softmax_cross_entropy_with_integer_labels(logits, t).mean()`` by the
+    1e-7 inside the log (negligible unless y_t underflows). ``t``: int labels or one-hot.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> print(round(float(cross_entropy(jnp.zeros((2, 10)), jnp.array([3, 4]))), 4))
+        2.3026
+    """
+    z = logits - jnp.max(logits, axis=-1, keepdims=True)  # the book's overflow guard
+    y = jnp.exp(z) / jnp.sum(jnp.exp(z), axis=-1, keepdims=True)
+    labels = _labels(t, logits.shape[-1])
+    y_t = jnp.take_along_axis(y, labels[:, None], axis=-1)[:, 0]
+    return -jnp.sum(jnp.log(y_t + 1e-7)) / logits.shape[0]
+
+
+def loss(
+    net: MLPConfig,
+    params: dict,
+    state: dict,
+    x: Array,
+    t: Array,
+    *,
+    train: bool,
+    key: Array | None = None,
+) -> tuple[Array, dict]:
+    """``(cross_entropy(apply(x), t) + ½λΣ_i‖W_i‖², new_state)``, the book's ``loss``.
+
+    Weight decay covers every ``W`` (output layer included), not biases, γ or β.
+    ``jax.grad(loss, argnums=1, has_aux=True)`` gives the book's ``gradient``.
+
+    Example:
+        >>> import jax, jax.numpy as jnp
+        >>> net, params, state = init(jax.random.key(0), 4, [3], 2, weight_decay_lambda=0.1)
+        >>> grads, state = jax.grad(loss, argnums=1, has_aux=True)(
+        ...     net, params, state, jnp.ones((2, 4)), jnp.array([0, 1]), train=True)
+        >>> sorted(grads)
+        ['W1', 'W2', 'b1', 'b2']
+    """
+    _check_key(net, train, key)
+    _check_x(net, x)
+    _check_t(net, x, t)
+    return _loss(net, params, state, x, t, train, key)
+
+
+@functools.partial(jax.jit, static_argnums=(0, 5))
+def _loss(net: MLPConfig, params: dict, state: dict, x: Array, t: Array, train: bool, key: Any):
+    logits, new_state = _apply(net, params, state, x, train, key)
+    value = cross_entropy(logits, t)
+    if net.weight_decay_lambda:
+        decayed = {k: v for k, v in params.items() if k.startswith("W")}
+        value = value + l2_penalty(
+            decayed, net.weight_decay_lambda, mask=lambda p: {k: True for k in p}
+        )
+    return value, new_state
+
+
+def _all_true(tree: dict) -> dict:
+    return {k: True for k in tree}
+
+
+def accuracy(net: MLPConfig, params: dict, state: dict, x: Array, t: Array) -> Array:
+    """Fraction of ``argmax(logits) == t`` in inference mode (the book's ``accuracy``).
+
+    Example:
+        >>> import jax, jax.numpy as jnp
+        >>> net, params, state = init(jax.random.key(0), 4, [3], 2)
+        >>> print(accuracy(net, params, state, jnp.zeros((2, 4)), jnp.array([0, 0])))
+        1.0
+    """
+    _check_x(net, x)
+    _check_t(net, x, t)
+    return _accuracy(net, params, state, x, t)
+
+
+@functools.partial(jax.jit, static_argnums=0)
+def _accuracy(net: MLPConfig, params: dict, state: dict, x: Array, t: Array) -> Array:
+    logits, _ = _apply(net, params, state, x, False, None)
+    labels = _labels(t, logits.shape[-1])
+    return jnp.mean(jnp.argmax(logits, axis=-1) == labels)
