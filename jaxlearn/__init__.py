@@ -22,13 +22,19 @@ from jaxlearn.nn import (
 )
 from jaxlearn.optim import (
     RULES,
+    FlatBuffers,
     adagrad,
     adam,
     apply_updates,
+    flat,
+    fused_step,
+    make_step,
     momentum,
     nesterov,
+    ravel,
     rmsprop,
     sgd,
+    update_and_apply,
 )
 from jaxlearn.optim.nonfinite import (
     NonFiniteGradientError,
@@ -40,6 +46,7 @@ from jaxlearn.optim.nonfinite import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "FlatBuffers",
     "MLPConfig",
     "NonFiniteGradientError",
     "RULES",
@@ -54,12 +61,17 @@ __all__ = [
     "checkpoint",
     "data",
     "dropout",
+    "flat",
+    "fused_step",
     "initializers",
     "l2_penalty",
+    "make_step",
     "momentum",
     "nesterov",
     "nn",
+    "ravel",
     "rmsprop",
     "sgd",
     "skip_nonfinite",
+    "update_and_apply",
 ]

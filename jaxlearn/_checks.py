@@ -24,10 +24,10 @@ def concrete_scalar(name: str, value: Any) -> float | None:
     0.5
     >>> concrete_scalar("lr", "0.1")
     Traceback (most recent call last):
-    TypeError: lr must be a real number, got str
+    TypeError: lr must be a number, got str
     """
     if isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{name} must be a real number, got a bool ({value!r})")
+        raise TypeError(f"{name} must be a number, got a bool ({value!r})")
     if isinstance(value, jax.core.Tracer):
         if value.shape != ():
             raise ValueError(f"{name} must be a scalar, got an array of shape {value.shape}")
@@ -39,9 +39,9 @@ def concrete_scalar(name: str, value: Any) -> float | None:
             raise ValueError(f"{name} must be a scalar, got an array of shape {value.shape}")
         if not (np.issubdtype(value.dtype, np.floating) or np.issubdtype(value.dtype, np.integer)
                 or value.dtype == jax.numpy.bfloat16):
-            raise TypeError(f"{name} must be a real number, got an array of dtype {value.dtype}")
+            raise TypeError(f"{name} must be a number, got an array of dtype {value.dtype}")
         return float(value)
-    raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
+    raise TypeError(f"{name} must be a number, got {type(value).__name__}")
 
 
 def check_unit_interval(name: str, value: Any) -> None:

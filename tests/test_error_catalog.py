@@ -344,7 +344,7 @@ CATALOG = [
         "normal std=True accepted",
         lambda _: initializers.normal(True),
         TypeError,
-        r"std must be a real number, got a bool",
+        r"std must be a number, got a bool",
     ),
     (
         "batch_norm momentum=2 accepted",
@@ -382,24 +382,17 @@ CATALOG = [
         ValueError,
         r"lam",
     ),
-]
-
-POOR = [
     (
-        "sgd lr='0.1' accepted",
+        "sgd lr='0.1'",
         lambda _: jl.sgd(lr="0.1"),
         TypeError,
-        r"lr must be a number",
-        "optim/base.py _concrete_scalar: float('0.1') succeeds, so a string lr is accepted at "
-        "construction and fails later inside update (jnp.asarray of a str)",
+        r"lr must be a number, got str",
     ),
     (
-        "apply_updates int params truncates",
+        "apply_updates int params",
         lambda _: jl.apply_updates({"w": jnp.ones(2, jnp.int32)}, {"w": jnp.full(2, 0.5)}),
         TypeError,
-        r"params\['w'\]",
-        "optim/base.py apply_updates: int params + float updates silently cast back to int "
-        "(1 + 0.5 -> 1); no dtype check",
+        r"params\['w'\] has dtype int32",
     ),
 ]
 
@@ -408,21 +401,6 @@ POOR = [
     "call, exc, pattern", [row[1:] for row in CATALOG], ids=[row[0] for row in CATALOG]
 )
 def test_error_catalog(tmp_path, call, exc, pattern):
-    with pytest.raises(exc, match=pattern):
-        call(tmp_path)
-
-
-@pytest.mark.parametrize(
-    "call, exc, pattern",
-    [
-        pytest.param(*row[1:4], marks=pytest.mark.xfail(strict=True, reason=row[4]), id=row[0])
-        for row in POOR
-    ],
-)
-def test_poor_errors(tmp_path, call, exc, pattern):
-    if exc is None:  # the call should simply succeed
-        call(tmp_path)
-        return
     with pytest.raises(exc, match=pattern):
         call(tmp_path)
 

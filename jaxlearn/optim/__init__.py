@@ -9,6 +9,14 @@ from jaxlearn.optim.base import (
     apply_updates,
     elementwise_transformation,
 )
+from jaxlearn.optim.flat import (
+    FlatBuffers,
+    FlatTransformation,
+    flat,
+    flatten_transformation,
+    ravel,
+)
+from jaxlearn.optim.fused import fused_step, make_step, update_and_apply
 from jaxlearn.optim.momentum import MomentumState, momentum
 from jaxlearn.optim.nesterov import NesterovState, nesterov
 from jaxlearn.optim.rmsprop import RMSpropState, rmsprop
@@ -18,6 +26,8 @@ __all__ = [
     "AdaGradState",
     "AdamState",
     "ElementwiseRule",
+    "FlatBuffers",
+    "FlatTransformation",
     "MomentumState",
     "NesterovState",
     "RMSpropState",
@@ -28,10 +38,16 @@ __all__ = [
     "adam",
     "apply_updates",
     "elementwise_transformation",
+    "flat",
+    "flatten_transformation",
+    "fused_step",
+    "make_step",
     "momentum",
     "nesterov",
+    "ravel",
     "rmsprop",
     "sgd",
+    "update_and_apply",
 ]
 
 #: The update rules by name, in the book's order.

@@ -62,8 +62,11 @@ def nesterov(lr: ScalarOrSchedule = 0.01, momentum: float = 0.9) -> Transformati
         return {"lr": learning_rate_at(lr, count), "alpha": as_scalar(momentum)}
 
     def leaf(g, v, *, lr, alpha):
-        update = alpha * alpha * v - (1 + alpha) * lr * g
-        return update, alpha * v - lr * g
+        # α²v − (1+α)ηg written as α·v_new − ηg with v_new = αv − ηg: the same number (to
+        # rounding), but the step no longer reads the old v after the new one is written, so
+        # XLA can update a donated velocity buffer in place instead of copying it first.
+        v_new = alpha * v - lr * g
+        return alpha * v_new - lr * g, v_new
 
     return elementwise_transformation(
         ElementwiseRule("nesterov", ("velocity",), NesterovState, scalars, leaf)
