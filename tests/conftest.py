@@ -13,3 +13,11 @@ def x64():
         yield
     finally:
         jax.config.update("jax_enable_x64", previous)
+
+
+@pytest.fixture
+def exact_matmuls():
+    """Full float32 matmuls for the test: on GPUs jax defaults to TF32, under which a vmapped
+    (batched) product and K separate ones round differently (seen: 2% on an H100)."""
+    with jax.default_matmul_precision("highest"):
+        yield

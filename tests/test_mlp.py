@@ -163,7 +163,7 @@ def test_gradient_check_central_differences(x64, name):
     assert float(jnp.abs(analytic).max()) > 1e-2
 
 
-def test_jit_and_vmap_over_stacked_params():
+def test_jit_and_vmap_over_stacked_params(exact_matmuls):
     net = mlp.make(5, [6, 4], 3, use_batchnorm=True, use_dropout=True, weight_decay_lambda=0.01)
     K = 3
     copies = [mlp.init_params(net, k) for k in jax.random.split(jax.random.key(0), K)]

@@ -203,7 +203,7 @@ def test_train_checks_data_and_net():
 # --- vmap over configurations --------------------------------------------------------------
 
 
-def test_train_many_equals_separate_runs():
+def test_train_many_equals_separate_runs(exact_matmuls):
     """Each of K vmapped configurations (own init, lr, λ, key) == its own train() run."""
     data = toy_data()
     net = mlp.make(12, [8], 3, use_batchnorm=True)
