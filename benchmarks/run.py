@@ -34,6 +34,7 @@ SECTIONS: dict[str, str] = {
     "optimizers": "benchmarks.bench_optimizers",
     "batchnorm": "benchmarks.bench_batchnorm",
     "train": "benchmarks.bench_train",
+    "scaling": "benchmarks.bench_scaling",
 }
 
 

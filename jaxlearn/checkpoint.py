@@ -105,6 +105,16 @@ def _leaf_record(path: str, leaf: Any) -> tuple[dict, bytes]:
     """A leaf's header record (without offset) and its bytes."""
     if leaf is None:
         return {"kind": "none"}, b""
+    if (
+        isinstance(leaf, jax.Array)
+        and not leaf.is_fully_addressable
+        and not leaf.is_fully_replicated
+    ):
+        raise TypeError(
+            f"checkpoint: leaf {path} is sharded over devices of several processes (hosts), "
+            "so this process cannot read all of it: gather it first "
+            "(jax.experimental.multihost_utils.process_allgather) or use orbax.checkpoint"
+        )
     rec: dict[str, Any] = {"kind": "array"}
     if _is_key(leaf):
         rec = {"kind": "key", "impl": str(jax.random.key_impl(leaf))}
@@ -147,8 +157,10 @@ def save(path: str | os.PathLike, tree: PyTree) -> None:
 
     ``tree`` is any pytree (dicts, lists, tuples, NamedTuples such as optimizer states, nested,
     ``None`` leaves) of arrays (jax or NumPy, any numeric dtype including bf16/f16/f64), Python
-    numbers and typed PRNG keys. Leaves are fetched to the host (a sharded array is gathered).
-    The folder must exist; an existing file is replaced only once the new one is complete.
+    numbers and typed PRNG keys. Leaves are fetched to the host (a sharded array is gathered;
+    the file does not record shardings, so it loads on any number of devices). The folder must
+    exist; an existing file is replaced only once the new one is complete. On several hosts,
+    save from one process (``jax.process_index() == 0``) arrays that are replicated or gathered.
 
     Raises ``TypeError`` naming the leaf path of a leaf that cannot be saved (a string, an
     object array). optax has no checkpointing; the usual tool is orbax
@@ -378,6 +390,14 @@ def _committed(x: jax.Array) -> bool:
     return bool(committed)
 
 
+def _place(x: jax.Array, sharding: jax.sharding.Sharding) -> jax.Array:
+    """``x`` laid out as ``sharding``; on several hosts each process fills its own shards."""
+    if sharding.is_fully_addressable or _is_key(x):
+        return jax.device_put(x, sharding)
+    host = np.asarray(x)
+    return jax.make_array_from_callback(host.shape, sharding, lambda idx: host[idx])
+
+
 def _key_data_ndim(impl: str) -> int:
     return jax.random.key_data(jax.random.key(0, impl=impl)).ndim
 
@@ -397,7 +417,8 @@ def load(path: str | os.PathLike, like: PyTree | None = None) -> PyTree:
       ``jax.eval_shape`` of one): the result has ``like``'s structure, NamedTuple classes
       included; each leaf must match in path, kind, dtype and shape, else
       :class:`CheckpointMismatchError` names the first mismatching leaf path. An array whose
-      ``like`` leaf is committed to a device or sharding is put there; weak types are
+      ``like`` leaf is committed to a device or sharding is put there (any sharding: a file
+      written from 8 devices loads onto 1 and the other way round); weak types are
       restored; so a jitted step fed the loaded state does not recompile.
 
     >>> import os, tempfile, jax, jax.numpy as jnp, jaxlearn as jl
@@ -433,6 +454,6 @@ checkpoint but (3,) in like
         if isinstance(ref, np.ndarray) and isinstance(leaf, jax.Array):
             leaf = np.asarray(leaf)
         elif isinstance(ref, jax.Array) and isinstance(leaf, jax.Array) and _committed(ref):
-            leaf = jax.device_put(leaf, ref.sharding)
+            leaf = _place(leaf, ref.sharding)
         out.append(leaf)
     return jax.tree_util.tree_unflatten(treedef, out)

@@ -1,12 +1,14 @@
 """The ``jaxlearn`` command: run one of the chapter's experiments, print a table, save a figure.
 
     jaxlearn EXPERIMENT [--dataset auto|mnist|fashion-mnist|mnist-5k] [--out DIR] [--quick]
-                        [--seed N] [--no-progress]
+                        [--seed N] [--no-progress] [--devices N]
 
 EXPERIMENT: paths, optimizers, histograms, init, batchnorm, weight-decay, dropout, search, or
 all (every one in turn). Each prints a summary table and writes ``DIR/NAME.png`` and
 ``DIR/NAME.json``. ``--dataset auto`` (the default) uses MNIST when its files are present and
 the embedded ``mnist-5k`` (4,000 training / 1,000 test digits) otherwise, and says which.
+``--devices N`` splits the search's trials over the first N of ``jax.devices()`` (same results
+as one device; see ``docs/scaling.md``); the other experiments run on one device and say so.
 """
 
 from __future__ import annotations
@@ -214,8 +216,9 @@ def _search(args: argparse.Namespace) -> Report:
     from jaxlearn.plots import plot_search, plot_search_map
 
     r = hyperparameter_search(
-        key=args.seed, dataset=args.dataset, quick=args.quick, progress=args.progress
-    )
+        key=args.seed, dataset=args.dataset, quick=args.quick, progress=args.progress,
+        devices=args.devices,
+    )  # fmt: skip
     rows = [
         [f"Best-{i + 1}", _pct(r["final_val_acc"][i]), _pct(r["train_acc"][i, -1]),
          f"{r['lr'][i]:.2e}", f"{r['weight_decay'][i]:.2e}"]
@@ -228,10 +231,15 @@ def _search(args: argparse.Namespace) -> Report:
     )  # fmt: skip
     top = r["lr"][: min(5, len(r["lr"]))]
     rep.notes.append(f"top {len(top)} lr range: {top.min():.1e} .. {top.max():.1e}")
+    if args.devices is not None:
+        rep.notes.append(f"trials split over {args.devices} devices")
     rep.figures["search"] = plot_search(r)
     rep.figures["search_map"] = plot_search_map(r)
     return rep
 
+
+#: Experiments that take ``--devices``.
+MULTI_DEVICE = {"search"}
 
 #: Subcommand → (help, runner, uses a data set).
 EXPERIMENTS: dict[str, tuple[str, Callable[[argparse.Namespace], Report], bool]] = {
@@ -289,6 +297,9 @@ def _main_command(args: argparse.Namespace) -> int:
     for i, name in enumerate(names):
         if i:
             print()
+        if args.devices is not None and name not in MULTI_DEVICE:
+            print(f"note: --devices applies to {', '.join(sorted(MULTI_DEVICE))}; {name} runs "
+                  "on one device")  # fmt: skip
         run_experiment(name, args)
     return 0
 
@@ -315,6 +326,10 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument(
         "--steps", type=int, default=30, help="paths: number of updates (default: 30)"
     )
+    common.add_argument(
+        "--devices", type=int, default=None, metavar="N",
+        help="search: split the trials over the first N of jax.devices() (default: one device)",
+    )  # fmt: skip
     parser = argparse.ArgumentParser(
         prog="jaxlearn",
         description="Re-run the experiments of chapter 6 of 'Deep Learning from Scratch'.",
@@ -332,6 +347,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.steps < 1:
         print("jaxlearn: error: --steps must be >= 1", file=sys.stderr)
         return 2
+    if args.devices is not None:
+        import jax
+
+        available = jax.devices()
+        if not 1 <= args.devices <= len(available):
+            print(
+                f"jaxlearn: error: --devices {args.devices}: between 1 and the "
+                f"{len(available)} available devices {available} (on CPU, set "
+                "XLA_FLAGS=--xla_force_host_platform_device_count=N for N host devices)",
+                file=sys.stderr,
+            )
+            return 2
     return _main_command(args)
 
 

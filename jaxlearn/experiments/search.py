@@ -3,12 +3,14 @@
 500 training images, 20% of them held out for validation, [100]×6 ReLU network (He), SGD,
 batch 100, 50 epochs; 100 trials of lr = 10^U(−6, −2) and weight decay λ = 10^U(−8, −4).
 Expected: the best trials have lr about 1e-3…1e-2. All trials train in one ``vmap``-ed
-program, with lr and λ traced per trial.
+program, with lr and λ traced per trial; with ``devices=N`` the trials are split over N
+devices (a ``'trials'`` mesh axis), and the result equals the one-device search.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import jax
 import numpy as np
@@ -37,6 +39,7 @@ def hyperparameter_search(
     hidden: Sequence[int] = (100,) * 6,
     quick: bool = False,
     progress: bool = True,
+    devices: Any = None,
 ) -> dict:
     """Sample ``trials`` (lr, λ) pairs log-uniformly, train them all at once, rank by validation.
 
@@ -47,6 +50,10 @@ def hyperparameter_search(
     Args:
       trials: number of trials (100, the book's; 20 with ``quick``).
       lr_range, weight_decay_range: log10 bounds of the uniform draws.
+      devices: split the trials over devices: ``None`` (one device), an int N (the first N
+        of ``jax.devices()``), or a ``jax.sharding.Mesh`` with a ``'trials'`` and/or a
+        ``'data'`` axis (see :func:`jaxlearn.train.train_many`). The trials are the same and
+        so are their results, to float rounding.
       Others as in the other experiments (the book's 50 epochs, batch 100, [100]×6).
 
     Returns:
@@ -85,7 +92,7 @@ def hyperparameter_search(
     params, state = init_many(net, k_init, trials)
     r = train_many(
         net, params, state, sgd, data, key=k_train, lr=lr, weight_decay=wd, epochs=epochs,
-        batch_size=batch_size, progress=progress, desc=f"{trials} trials",
+        batch_size=batch_size, progress=progress, desc=f"{trials} trials", mesh=devices,
     )  # fmt: skip
     final = r.test_acc[:, -1]
     # Best first; ties keep the sampling order (stable sort).

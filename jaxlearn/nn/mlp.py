@@ -198,6 +198,7 @@ def apply(
     *,
     train: bool,
     key: Array | None = None,
+    axis_name: Any = None,
 ) -> tuple[Array, dict]:
     """Forward pass: ``(logits, new_state)``; the book's ``predict(x, train_flg)``.
 
@@ -205,6 +206,12 @@ def apply(
     BatchNorm uses the batch statistics when ``train`` (and updates ``new_state``), the running
     statistics otherwise (``new_state`` then equals ``state``). Dropout uses the book's form
     with ``jax.random.fold_in(key, i)`` for hidden layer ``i``.
+
+    ``axis_name`` (inside ``shard_map``/``pmap``, ``x`` being this device's rows of a global
+    batch split in axis order): BatchNorm averages its statistics over the axis, and Dropout
+    draws the mask of the *global* batch and keeps this device's rows, so N devices compute
+    what one device computes on the concatenated batch (each device draws the whole mask: N
+    times the random bits of one device, for the same masks).
 
     Example:
         >>> import jax, jax.numpy as jnp
@@ -216,7 +223,7 @@ def apply(
     """
     _check_key(net, train, key)
     _check_x(net, x)
-    return _apply(net, params, state, x, train, key)
+    return _apply(net, params, state, x, train, key, axis_name)
 
 
 def _check_x(net: MLPConfig, x: Array) -> None:
@@ -228,8 +235,10 @@ def _check_x(net: MLPConfig, x: Array) -> None:
 def _check_t(net: MLPConfig, x: Array, t: Array) -> None:
     n, shape = jnp.shape(x)[0], jnp.shape(t)
     if shape not in ((n,), (n, net.output_size)):
-        raise ValueError(f"t must be {n} int labels, shape ({n},), or one-hot targets of shape "
-                         f"({n}, {net.output_size}) for x of batch {n}; got shape {shape}")
+        raise ValueError(
+            f"t must be {n} int labels, shape ({n},), or one-hot targets of shape "
+            f"({n}, {net.output_size}) for x of batch {n}; got shape {shape}"
+        )
 
 
 def _check_key(net: MLPConfig, train: bool, key: Array | None) -> None:
@@ -237,8 +246,29 @@ def _check_key(net: MLPConfig, train: bool, key: Array | None) -> None:
         raise ValueError("apply(train=True) with use_dropout=True needs a PRNG key, got key=None")
 
 
-@functools.partial(jax.jit, static_argnums=(0, 4))
-def _apply(net: MLPConfig, params: dict, state: dict, x: Array, train: bool, key: Any):
+def _global_dropout(key: Array, h: Array, rate: float, axis_name: Any) -> Array:
+    """Book-form Dropout of this device's rows with the mask of the global batch.
+
+    The mask is drawn exactly as :func:`dropout` draws it for the concatenated batch (it *is*
+    ``dropout`` applied to ones of the global shape), then sliced at this device's offset.
+    """
+    n = h.shape[0]
+    size, index = jax.lax.axis_size(axis_name), jax.lax.axis_index(axis_name)
+    keep = dropout(key, jnp.ones((n * size, *h.shape[1:]), jnp.float32), rate, train=True)
+    keep = jax.lax.dynamic_slice_in_dim(keep, index * n, n)
+    return jnp.where(keep != 0, h, jnp.zeros((), h.dtype))
+
+
+@functools.partial(jax.jit, static_argnums=(0, 4, 6))
+def _apply(
+    net: MLPConfig,
+    params: dict,
+    state: dict,
+    x: Array,
+    train: bool,
+    key: Any,
+    axis_name: Any = None,
+):
     act = ACTIVATIONS[net.activation]
     new_state = dict(state)
     h = x
@@ -247,12 +277,15 @@ def _apply(net: MLPConfig, params: dict, state: dict, x: Array, train: bool, key
         if net.use_batchnorm:
             bn_params = {"gamma": params[f"gamma{i}"], "beta": params[f"beta{i}"]}
             bn_state = {"mean": state[f"mean{i}"], "var": state[f"var{i}"]}
-            h, s = batch_norm(h, bn_params, bn_state, train=train)
+            h, s = batch_norm(h, bn_params, bn_state, train=train, axis_name=axis_name)
             new_state[f"mean{i}"], new_state[f"var{i}"] = s["mean"], s["var"]
         h = act(h)
         if net.use_dropout:
             sub = jax.random.fold_in(key, i) if train else None
-            h = dropout(sub, h, net.dropout_ratio, train=train)
+            if train and axis_name is not None:
+                h = _global_dropout(sub, h, net.dropout_ratio, axis_name)
+            else:
+                h = dropout(sub, h, net.dropout_ratio, train=train)
     L = net.num_layers
     logits = h @ params[f"W{L}"] + params[f"b{L}"]
     return logits, (new_state if train else state)
@@ -293,11 +326,14 @@ def loss(
     *,
     train: bool,
     key: Array | None = None,
+    axis_name: Any = None,
 ) -> tuple[Array, dict]:
     """``(cross_entropy(apply(x), t) + ½λΣ_i‖W_i‖², new_state)``, the book's ``loss``.
 
     Weight decay covers every ``W`` (output layer included), not biases, γ or β.
     ``jax.grad(loss, argnums=1, has_aux=True)`` gives the book's ``gradient``.
+    ``axis_name``: as in :func:`apply`; the value is then this device's loss on its rows (the
+    caller averages it over the axis, see :func:`jaxlearn.train.train_step`).
 
     Example:
         >>> import jax, jax.numpy as jnp
@@ -310,12 +346,21 @@ def loss(
     _check_key(net, train, key)
     _check_x(net, x)
     _check_t(net, x, t)
-    return _loss(net, params, state, x, t, train, key)
+    return _loss(net, params, state, x, t, train, key, axis_name)
 
 
-@functools.partial(jax.jit, static_argnums=(0, 5))
-def _loss(net: MLPConfig, params: dict, state: dict, x: Array, t: Array, train: bool, key: Any):
-    logits, new_state = _apply(net, params, state, x, train, key)
+@functools.partial(jax.jit, static_argnums=(0, 5, 7))
+def _loss(
+    net: MLPConfig,
+    params: dict,
+    state: dict,
+    x: Array,
+    t: Array,
+    train: bool,
+    key: Any,
+    axis_name: Any = None,
+):
+    logits, new_state = _apply(net, params, state, x, train, key, axis_name)
     value = cross_entropy(logits, t)
     if net.weight_decay_lambda:
         decayed = {k: v for k, v in params.items() if k.startswith("W")}

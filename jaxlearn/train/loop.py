@@ -20,14 +20,18 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.sharding import Mesh
+from jax.sharding import PartitionSpec as P
 
 from jaxlearn.nn import mlp
 from jaxlearn.nn.mlp import MLPConfig
+from jaxlearn.train import distributed
 from jaxlearn.train.batches import (
     batch_with_replacement,
     batch_without_replacement,
     epoch_permutation,
 )
+from jaxlearn.train.distributed import DATA, TRIALS, MeshLike
 from jaxlearn.train.step import OptimizerLike, is_transformation, resolve_optimizer, train_step
 
 Array = jax.Array
@@ -156,11 +160,13 @@ def _calls(n_blocks: int) -> int:
 # ---------------------------------------------------------------------------------------------
 
 
-def _step_fn(net, opt, key, x, t, batch_size, replace, weight_decay) -> Callable:
+def _step_fn(net, opt, key, x, t, batch_size, replace, weight_decay, axis_name=None) -> Callable:
     """The ``lax.scan`` body: draw iteration i's batch from ``key``, update once.
 
     Carry: ``(params, state, opt_state, perm)`` (``perm``: the epoch's permutation when
-    drawing without replacement, an empty array otherwise). Output: the batch loss.
+    drawing without replacement, an unused 1-element array otherwise). Output: the batch loss.
+    With ``axis_name`` (inside ``shard_map``) every device draws the same global batch from
+    the replicated key and keeps its equal share of the indices, in axis order.
     """
     n = x.shape[0]
     # Separate streams for batches and Dropout masks, each folded with the iteration number.
@@ -172,9 +178,11 @@ def _step_fn(net, opt, key, x, t, batch_size, replace, weight_decay) -> Callable
             idx = batch_with_replacement(k_data, i, n, batch_size)
         else:
             idx, perm = batch_without_replacement(k_data, i, perm, n, batch_size)
+        if axis_name is not None:
+            idx = distributed.local_rows(idx, axis_name)
         drop_key = jax.random.fold_in(k_drop, i) if net.use_dropout else None
         params, state, opt_state, value = train_step(
-            net, opt, params, state, opt_state, x[idx], t[idx], drop_key, weight_decay
+            net, opt, params, state, opt_state, x[idx], t[idx], drop_key, weight_decay, axis_name
         )
         return (params, state, opt_state, perm), value
 
@@ -192,27 +200,44 @@ def _program(
     evaluate: bool,
     vmapped: bool,
     shared_key: bool = False,
+    mesh: Mesh | None = None,
 ) -> Callable:
     """The jitted ``run(carry, hp, key, first_block, data) -> (carry, losses, accs)``.
 
     Cached on its static configuration, so repeated runs (a sequential search, a benchmark)
     compile once. ``hp``: ``{'lr': ..., 'weight_decay': ...}`` (entries optional, traced).
+    With a ``mesh`` the program is a ``shard_map`` over it: the batch (and the evaluation's
+    rows) split over its ``'data'`` axis, the configurations (vmapped) over ``'trials'``.
     """
     make_opt = resolve_optimizer(opt)
+    data_axis = DATA if distributed.axis_size(mesh, DATA) > 1 else None
+    trial_axis = TRIALS if vmapped and mesh is not None and TRIALS in mesh.axis_names else None
+
+    def accuracy(params, state, x, t):
+        if data_axis is None:
+            return mlp.accuracy(net, params, state, x, t)
+
+        def counts(xs, ts):
+            logits, _ = mlp.apply(net, params, state, xs, train=False)
+            valid = ts >= 0
+            return jnp.sum((jnp.argmax(logits, -1) == ts) & valid), jnp.sum(valid)
+
+        return distributed.sharded_accuracy(counts, x, t, data_axis)
 
     def run_one(carry, hp, key, first_block, data):
         x, t, xt, tt = data
         step = _step_fn(
-            net, make_opt(hp.get("lr")), key, x, t, batch_size, replace, hp.get("weight_decay")
-        )
+            net, make_opt(hp.get("lr")), key, x, t, batch_size, replace, hp.get("weight_decay"),
+            data_axis,
+        )  # fmt: skip
 
         def block(carry, b):
             carry, losses = jax.lax.scan(step, carry, b * block_len + jnp.arange(block_len))
             accs = jnp.zeros((2,), jnp.float32)
             if evaluate:
                 params, state = carry[0], carry[1]
-                acc_train = mlp.accuracy(net, params, state, x, t)
-                acc_test = jnp.nan if xt is None else mlp.accuracy(net, params, state, xt, tt)
+                acc_train = accuracy(params, state, x, t)
+                acc_test = jnp.nan if xt is None else accuracy(params, state, xt, tt)
                 accs = jnp.stack([acc_train, jnp.asarray(acc_test, acc_train.dtype)])
             return carry, (losses, accs)
 
@@ -222,13 +247,19 @@ def _program(
 
     key_axis = None if shared_key else 0
     fn = jax.vmap(run_one, in_axes=(0, 0, key_axis, None, None)) if vmapped else run_one
+    if mesh is not None:
+        spec = P(trial_axis) if trial_axis else P()
+        key_spec = spec if vmapped and not shared_key else P()
+        fn = jax.shard_map(
+            fn, mesh=mesh, in_specs=(spec, spec, key_spec, P(), P()), out_specs=(spec, spec, spec)
+        )
     # The carry (params, state, optimizer state, permutation) is donated: updated in place.
     return jax.jit(fn, donate_argnums=(0,))
 
 
 def _fit(
     net, params, state, opt, data, *, key, lr, weight_decay, iterations, epochs, batch_size,
-    replace, eval_every, progress, desc, vmapped, shared_key=False,
+    replace, eval_every, progress, desc, vmapped, shared_key=False, mesh=None,
 ) -> TrainResult:  # fmt: skip
     if not isinstance(net, MLPConfig):
         raise TypeError(f"net must be an MLPConfig (from mlp.make/mlp.init), got {type(net)}")
@@ -239,9 +270,15 @@ def _fit(
     block_len, n_blocks, evaluate = _schedule(
         n, batch_size, iterations, epochs, eval_every, replace
     )
+    n_data = distributed.axis_size(mesh, DATA)
+    if batch_size % n_data:
+        raise ValueError(
+            f"batch_size ({batch_size}) is not divisible by the {n_data} devices of the mesh's "
+            f"{DATA!r} axis: each device takes an equal share of the global batch"
+        )
     per_call = _calls(n_blocks)
     program = _program(
-        net, opt, batch_size, block_len, per_call, replace, evaluate, vmapped, shared_key
+        net, opt, batch_size, block_len, per_call, replace, evaluate, vmapped, shared_key, mesh
     )
 
     make_opt = resolve_optimizer(opt)
@@ -263,16 +300,24 @@ def _fit(
         opt_state = jax.vmap(init_opt)(params, hp)
     else:
         opt_state = init_opt(params, hp)
-    perm0 = jnp.zeros((n,) if not replace else (0,), jnp.int32)
+    # With replacement the permutation is unused: a 1-element placeholder, not an empty array
+    # (jax 0.11.2's XLA CPU compiler crashes on a 0-element scan carry inside shard_map).
+    perm0 = jnp.zeros((n,) if not replace else (1,), jnp.int32)
     if vmapped:
         perm0 = jnp.broadcast_to(perm0, (_num_configs(params), *perm0.shape))
     # Copies, so donating the carry never invalidates the caller's arrays.
     carry = jax.tree.map(jnp.array, (params, state, opt_state, perm0))
+    data_arrays = (x, t, xt, tt)
+    if mesh is not None:  # place every input where the shard_map expects it
+        spec = P(TRIALS) if vmapped and TRIALS in mesh.axis_names else P()
+        carry, hp = (jax.tree.map(lambda a: distributed.put(a, mesh, spec), v) for v in (carry, hp))
+        key = distributed.put(key, mesh, spec if vmapped and not shared_key else P())
+        data_arrays = distributed.replicate(data_arrays, mesh)
 
     bar = _progress_bar(progress, n_blocks * block_len, desc)
     losses, accs = [], []
     for call in range(n_blocks // per_call):
-        carry, loss, acc = program(carry, hp, key, call * per_call, (x, t, xt, tt))
+        carry, loss, acc = program(carry, hp, key, call * per_call, data_arrays)
         losses.append(loss)
         accs.append(acc)
         if bar is not None:
@@ -280,8 +325,8 @@ def _fit(
     if bar is not None:
         bar.close()
     axis = 1 if vmapped else 0
-    loss = np.concatenate([np.asarray(v) for v in losses], axis=axis)
-    acc = np.concatenate([np.asarray(v) for v in accs], axis=axis)
+    loss = np.concatenate([distributed.fetch(v) for v in losses], axis=axis)
+    acc = np.concatenate([distributed.fetch(v) for v in accs], axis=axis)
     if not evaluate:
         acc = acc[..., :0, :]
     evals = np.arange(1, acc.shape[axis] + 1) * block_len
@@ -321,6 +366,7 @@ def train(
     weight_decay: float | None = None,
     progress: bool = True,
     desc: str | None = None,
+    mesh: MeshLike = None,
 ) -> TrainResult:
     """Train one network with mini-batch updates, compiled as ``lax.scan`` over mini-batches.
 
@@ -346,10 +392,19 @@ def train(
       progress: show a tqdm progress bar (the run is then split into ~20 compiled calls;
         results are identical with or without it).
       desc: the progress bar's label.
+      mesh: data-parallel training (``None``: one device). An int N (the first N of
+        ``jax.devices()``), a sequence of devices, or a ``jax.sharding.Mesh`` with a
+        ``'data'`` axis. The global batch of ``batch_size`` (divisible by the axis size) is
+        drawn exactly as on one device and split over the axis; gradients, the loss and the
+        BatchNorm statistics are averaged across devices, Dropout masks are the global
+        batch's; params and optimizer state are replicated. The result equals the one-device
+        run to float rounding (see :mod:`jaxlearn.train.distributed`). The training and test
+        sets are replicated on every device; evaluation splits their rows over the axis.
 
     Returns:
       :class:`TrainResult`: the final params/state/opt_state and the NumPy history (``loss``
       per iteration, ``train_acc``/``test_acc`` per evaluation, ``eval_iterations``).
+      With a mesh, the arrays are replicated over it.
 
     >>> import jaxlearn as jl
     >>> from jaxlearn.nn import mlp
@@ -360,11 +415,21 @@ def train(
     ...           epochs=20, batch_size=16, progress=False)
     >>> r.loss.shape, r.train_acc.shape, bool(r.train_acc[-1] > 0.9)
     ((80,), (20,), True)
+    >>> r1 = train(net, params, state, jl.sgd(0.1), ((x, t), (x, t)), key=jax.random.key(2),
+    ...            epochs=20, batch_size=16, progress=False, mesh=1)  # a 1-device mesh
+    >>> bool(abs(r1.loss - r.loss).max() < 1e-5)
+    True
     """
+    mesh = distributed.make_mesh(mesh, DATA)
+    if mesh is not None and DATA not in mesh.axis_names:
+        raise ValueError(
+            f"mesh: train needs a mesh with a {DATA!r} axis to split the batch over, got axes "
+            f"{mesh.axis_names}"
+        )
     return _fit(
         net, params, state, opt, data, key=key, lr=lr, weight_decay=weight_decay,
         iterations=iterations, epochs=epochs, batch_size=batch_size, replace=replace,
-        eval_every=eval_every, progress=progress, desc=desc, vmapped=False,
+        eval_every=eval_every, progress=progress, desc=desc, vmapped=False, mesh=mesh,
     )  # fmt: skip
 
 
@@ -425,6 +490,7 @@ def train_many(
     share_batches: bool = False,
     progress: bool = True,
     desc: str | None = None,
+    mesh: MeshLike = None,
 ) -> TrainResult:
     """Train K copies of ``net`` at once: one ``vmap``-ed compiled program.
 
@@ -438,6 +504,13 @@ def train_many(
     cheaper, since the first layer of all K networks is then one large matrix product. Other
     arguments and the result as :func:`train`, with a leading K axis on everything but
     ``eval_iterations``.
+
+    ``mesh`` splits the configurations over devices: an int N (or a sequence of devices) is
+    a one-axis mesh named ``'trials'``, each device training K/N configurations (K is padded
+    to a multiple of N with copies of the last configuration, whose results are dropped). A
+    ``jax.sharding.Mesh`` may have a ``'trials'`` axis, a ``'data'`` axis (each
+    configuration's batch split over it, as :func:`train` does), or both. Each configuration
+    gets the result it gets on one device, to float rounding.
 
     >>> import jaxlearn as jl
     >>> from jaxlearn.nn import mlp
@@ -459,12 +532,34 @@ def train_many(
             raise ValueError("key: share_batches=True takes one PRNG key (jax.random.key)")
     else:
         key = _per_config_keys(key, k)
-    return _fit(
-        net, params, state, opt, data, key=key, lr=_per_config("lr", lr, k),
-        weight_decay=_per_config("weight_decay", weight_decay, k), iterations=iterations,
-        epochs=epochs, batch_size=batch_size, replace=replace, eval_every=eval_every,
-        progress=progress, desc=desc, vmapped=True, shared_key=share_batches,
+    mesh = distributed.make_mesh(mesh, TRIALS)
+    if mesh is not None and not {TRIALS, DATA} & set(mesh.axis_names):
+        raise ValueError(
+            f"mesh: train_many needs a mesh with a {TRIALS!r} and/or a {DATA!r} axis, got "
+            f"axes {mesh.axis_names}"
+        )
+    lr, weight_decay = _per_config("lr", lr, k), _per_config("weight_decay", weight_decay, k)
+    pad = -k % distributed.axis_size(mesh, TRIALS)
+    if pad:  # repeat the last configuration; its copies are dropped from the result
+        take = jnp.minimum(jnp.arange(k + pad), k - 1)
+        params, state, lr, weight_decay = jax.tree.map(
+            lambda a: jnp.asarray(a)[take], (params, state, lr, weight_decay)
+        )
+        if not share_batches:
+            key = key[take]
+    r = _fit(
+        net, params, state, opt, data, key=key, lr=lr, weight_decay=weight_decay,
+        iterations=iterations, epochs=epochs, batch_size=batch_size, replace=replace,
+        eval_every=eval_every, progress=progress, desc=desc, vmapped=True,
+        shared_key=share_batches, mesh=mesh,
     )  # fmt: skip
+    if pad:
+        first = functools.partial(jax.tree.map, lambda a: a[:k])
+        r = r._replace(
+            params=first(r.params), state=first(r.state), opt_state=first(r.opt_state),
+            loss=r.loss[:k], train_acc=r.train_acc[:k], test_acc=r.test_acc[:k],
+        )  # fmt: skip
+    return r
 
 
 def init_many(

@@ -13,11 +13,13 @@ from collections.abc import Callable
 from typing import Any, Union
 
 import jax
+from jax.sharding import PartitionSpec as P
 
 from jaxlearn.nn import mlp
 from jaxlearn.nn.mlp import MLPConfig
 from jaxlearn.nn.regularization import l2_penalty
 from jaxlearn.optim import RULES, Transformation, apply_updates
+from jaxlearn.train import distributed
 
 Array = jax.Array
 #: A ready optimizer (``jl.sgd(0.01)``), a rule factory (``jl.sgd``) or a rule name (``'sgd'``).
@@ -61,11 +63,14 @@ def loss_fn(
     t: Array,
     key: Array | None,
     weight_decay: float | Array | None = None,
+    axis_name: Any = None,
 ) -> tuple[Array, dict]:
     """Training loss ``(value, new_state)``: the book's ``loss(train_flg=True)``.
 
     ``weight_decay`` (λ, may be traced) adds ``½λΣ‖W‖²`` over the weight matrices on top of
     ``net.weight_decay_lambda``, so λ can differ per ``vmap``-ed configuration.
+    ``axis_name``: ``x``/``t`` are this device's rows of a global batch (see
+    :func:`jaxlearn.nn.mlp.apply`); the value is this device's loss.
 
     >>> import jax.numpy as jnp
     >>> net, params, state = mlp.init(jax.random.key(0), 4, [3], 2)
@@ -75,7 +80,7 @@ def loss_fn(
     >>> bool(decayed > base)
     True
     """
-    value, new_state = mlp.loss(net, params, state, x, t, train=True, key=key)
+    value, new_state = mlp.loss(net, params, state, x, t, train=True, key=key, axis_name=axis_name)
     if weight_decay is not None:
         value = value + l2_penalty(params, weight_decay)  # ndim >= 2 leaves: the W matrices
     return value, new_state
@@ -91,10 +96,21 @@ def train_step(
     t: Array,
     key: Array | None = None,
     weight_decay: float | Array | None = None,
+    axis_name: Any = None,
 ) -> tuple[dict, dict, Any, Array]:
     """One update on the mini-batch ``(x, t)``: ``(params, state, opt_state, loss)``.
 
     Pure and unjitted (the building block of :func:`make_train_step` and the compiled loops).
+
+    Data-parallel (``axis_name``, inside ``shard_map`` or ``pmap``; ``x``, ``t`` this device's
+    equal share of the global batch, in axis order; params and states replicated): each device
+    takes the gradient of its own loss, then the gradients and the loss are averaged with
+    ``lax.pmean``; BatchNorm statistics are averaged over the axis and Dropout uses the global
+    batch's mask (:func:`jaxlearn.nn.mlp.apply`). Every device then applies the same update,
+    the one a single device computes on the whole batch. The same code is right under
+    ``pmap``, ``shard_map`` and ``shard_map(check_vma=False)``: the gradient is taken with
+    respect to a device-varying copy of the params (see
+    :func:`jaxlearn.train.distributed.to_varying`).
 
     >>> import jax.numpy as jnp, jaxlearn as jl
     >>> net, params, state = mlp.init(jax.random.key(0), 4, [3], 2)
@@ -105,9 +121,12 @@ def train_step(
     >>> bool(l1 < l0)
     True
     """
+    local = params if axis_name is None else distributed.to_varying(params, axis_name)
     (value, new_state), grads = jax.value_and_grad(loss_fn, argnums=1, has_aux=True)(
-        net, params, state, x, t, key, weight_decay
+        net, local, state, x, t, key, weight_decay, axis_name
     )
+    if axis_name is not None:
+        grads, value = jax.lax.pmean((grads, value), axis_name)
     updates, opt_state = opt.update(grads, opt_state, params)
     return apply_updates(params, updates), new_state, opt_state, value
 
@@ -118,6 +137,7 @@ def make_train_step(
     *,
     weight_decay: float | None = None,
     donate: bool = True,
+    mesh: distributed.MeshLike = None,
 ) -> Callable[..., tuple[dict, dict, Any, Array]]:
     """A jitted ``step(params, state, opt_state, x, t, key=None, lr=None)`` for a Python loop.
 
@@ -127,6 +147,12 @@ def make_train_step(
     Dispatching one step at a time from Python is the book's loop; :func:`jaxlearn.train.train`
     runs whole epochs inside one compiled ``lax.scan`` instead, which is several times faster.
 
+    ``mesh`` (an int N, a sequence of devices or a ``Mesh`` with a ``'data'`` axis): the step
+    is data-parallel, a ``shard_map`` of :func:`train_step` with ``axis_name='data'``. Pass
+    the *global* batch (its length divisible by the axis size; it is split over the axis) and
+    replicated or host params/states (they are replicated onto the mesh); the returned
+    params/states are replicated and equal the one-device step's to float rounding.
+
     >>> import jax.numpy as jnp, jaxlearn as jl
     >>> net, params, state = mlp.init(jax.random.key(0), 4, [3], 2)
     >>> step = make_train_step(net, jl.sgd(0.1))
@@ -135,10 +161,44 @@ def make_train_step(
     ...                                       jnp.ones((2, 4)), jnp.array([0, 1]))
     >>> loss.shape
     ()
+    >>> step1 = make_train_step(net, jl.sgd(0.1), mesh=1)  # data-parallel over 1 device
+    >>> step1(params, state, opt_state, jnp.ones((2, 4)), jnp.array([0, 1]))[3].shape
+    ()
     """
     make_opt = resolve_optimizer(opt)
+    mesh = distributed.make_mesh(mesh, distributed.DATA)
+    donate_argnums = (0, 1, 2) if donate else ()
 
-    def step(params, state, opt_state, x, t, key=None, lr=None):
-        return train_step(net, make_opt(lr), params, state, opt_state, x, t, key, weight_decay)
+    if mesh is None:
 
-    return jax.jit(step, donate_argnums=(0, 1, 2) if donate else ())
+        def step(params, state, opt_state, x, t, key=None, lr=None):
+            return train_step(net, make_opt(lr), params, state, opt_state, x, t, key, weight_decay)
+
+        return jax.jit(step, donate_argnums=donate_argnums)
+
+    data = distributed.DATA
+    if data not in mesh.axis_names:
+        raise ValueError(f"mesh: needs a {data!r} axis, got axes {mesh.axis_names}")
+
+    def local(params, state, opt_state, x, t, key, lr):
+        return train_step(
+            net, make_opt(lr), params, state, opt_state, x, t, key, weight_decay, data
+        )
+
+    rep_, batch = P(), P(data)
+    sharded = jax.jit(
+        jax.shard_map(
+            local, mesh=mesh, in_specs=(rep_, rep_, rep_, batch, batch, rep_, rep_),
+            out_specs=rep_,
+        ),
+        donate_argnums=donate_argnums,
+    )  # fmt: skip
+
+    def parallel_step(params, state, opt_state, x, t, key=None, lr=None):
+        params, state, opt_state, key, lr = distributed.replicate(
+            (params, state, opt_state, key, lr), mesh
+        )
+        x, t = distributed.shard_batch((x, t), mesh, data)
+        return sharded(params, state, opt_state, x, t, key, lr)
+
+    return parallel_step
