@@ -37,8 +37,11 @@ def concrete_scalar(name: str, value: Any) -> float | None:
     if isinstance(value, (np.ndarray, np.generic, jax.Array)):
         if value.shape != ():
             raise ValueError(f"{name} must be a scalar, got an array of shape {value.shape}")
-        if not (np.issubdtype(value.dtype, np.floating) or np.issubdtype(value.dtype, np.integer)
-                or value.dtype == jax.numpy.bfloat16):
+        if not (
+            np.issubdtype(value.dtype, np.floating)
+            or np.issubdtype(value.dtype, np.integer)
+            or value.dtype == jax.numpy.bfloat16
+        ):
             raise TypeError(f"{name} must be a number, got an array of dtype {value.dtype}")
         return float(value)
     raise TypeError(f"{name} must be a number, got {type(value).__name__}")

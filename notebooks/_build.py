@@ -34,13 +34,17 @@ def load_cells(path: Path) -> list[tuple[str, str]]:
 
 def build(path: Path) -> nbformat.NotebookNode:
     nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
-                                 "language": "python"}
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
     nb.metadata["language_info"] = {"name": "python"}
     for kind, text in load_cells(path):
         text = text.strip("\n")
-        cell = nbformat.v4.new_markdown_cell(text) if kind == "md" else \
-            nbformat.v4.new_code_cell(text)
+        cell = (
+            nbformat.v4.new_markdown_cell(text) if kind == "md" else nbformat.v4.new_code_cell(text)
+        )
         nb.cells.append(cell)
     return nb
 
@@ -49,8 +53,9 @@ def execute(nb: nbformat.NotebookNode, *, quick: bool, timeout: int = 1800) -> N
     env_quick = os.environ.get("JAXLEARN_QUICK")
     os.environ["JAXLEARN_QUICK"] = "1" if quick else "0"
     try:
-        NotebookClient(nb, timeout=timeout, kernel_name="python3",
-                       resources={"metadata": {"path": str(HERE)}}).execute()
+        NotebookClient(
+            nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(HERE)}}
+        ).execute()
     finally:
         if env_quick is None:
             os.environ.pop("JAXLEARN_QUICK", None)

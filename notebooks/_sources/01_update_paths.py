@@ -1,5 +1,7 @@
 CELLS = [
-("md", r"""
+    (
+        "md",
+        r"""
 # 1. Update paths on f(x, y) = x²/20 + y²
 
 *Deep Learning from Scratch*, §6.1, figures 6-3 to 6-8.
@@ -10,8 +12,11 @@ minimum at the origin. How does each update rule travel from (−7, 2) to the mi
 
 The book answers with SGD (η = 0.95), Momentum (η = 0.1), AdaGrad (η = 1.5) and Adam (η = 0.3);
 jaxlearn adds Nesterov and RMSprop.
-"""),
-("code", r"""
+""",
+    ),
+    (
+        "code",
+        r"""
 import os
 
 import numpy as np
@@ -21,30 +26,48 @@ from jaxlearn.plots import plot_update_paths
 
 QUICK = os.environ.get("JAXLEARN_QUICK") == "1"  # the test suite runs every notebook quickly
 print("learning rates:", PATH_LEARNING_RATES)
-"""),
-("md", r"""
+""",
+    ),
+    (
+        "md",
+        r"""
 Each path is one compiled `lax.scan` of `opt.update` with `jax.grad(f)`: the rules are the same
 `(init, update)` pairs a training loop would use.
-"""),
-("code", r"""
+""",
+    ),
+    (
+        "code",
+        r"""
 results = update_paths(steps=30)
 fig = plot_update_paths(results)
-"""),
-("md", r"""
+""",
+    ),
+    (
+        "md",
+        r"""
 All six on one plot, in the colours every notebook uses for each rule:
-"""),
-("code", r"""
+""",
+    ),
+    (
+        "code",
+        r"""
 fig = plot_update_paths(results, overlay=True)
 fig.set_size_inches(8, 4.5)
-"""),
-("code", r"""
+""",
+    ),
+    (
+        "code",
+        r"""
 print(f"{'rule':>10} {'lr':>5} {'final x':>9} {'final y':>10} {'f':>9}  sign changes of y")
 for name, r in results.items():
     x, y = r["path"][-1]
     flips = int(np.sum(np.diff(np.sign(r["path"][:, 1])) != 0))
     print(f"{name:>10} {r['lr']:5.2f} {x:9.4f} {y:10.2e} {r['loss'][-1]:9.2e}  {flips}")
-"""),
-("md", r"""
+""",
+    ),
+    (
+        "md",
+        r"""
 **What it shows.**
 
 - **SGD** zig-zags: y changes sign on every step while x creeps toward 0 — the gradient points
@@ -57,8 +80,11 @@ for name, r in results.items():
   directions.
 
 The cell below checks these statements on the numbers, so the figure cannot silently go wrong.
-"""),
-("code", r"""
+""",
+    ),
+    (
+        "code",
+        r"""
 def flips(name):
     return int(np.sum(np.diff(np.sign(results[name]["path"][:, 1])) != 0))
 
@@ -72,5 +98,6 @@ assert y_swing("adam") < y_swing("momentum"), "Adam swings less than Momentum"
 for name, r in results.items():
     assert r["loss"][-1] < 0.2 * r["loss"][0], f"{name} should have descended"
 print("headline outcomes hold")
-"""),
+""",
+    ),
 ]

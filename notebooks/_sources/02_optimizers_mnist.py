@@ -1,5 +1,7 @@
 CELLS = [
-("md", r"""
+    (
+        "md",
+        r"""
 # 2. The update rules on MNIST
 
 *Deep Learning from Scratch*, §6.1.8, figure 6-9 (`ch06/optimizer_compare_mnist.py`).
@@ -11,8 +13,11 @@ iterations, once per rule at its default hyper-parameters, and plots the smoothe
 
 The second half puts optax's optimizers beside jaxlearn's on exactly the same run: where do
 they coincide, and where — and why — do they differ?
-"""),
-("code", r"""
+""",
+    ),
+    (
+        "code",
+        r"""
 import os
 
 import jax
@@ -29,15 +34,21 @@ QUICK = os.environ.get("JAXLEARN_QUICK") == "1"  # the test suite runs every not
 # Full mode: the book's 2,000 iterations. Quick mode: 300, enough for SGD to trail clearly.
 ITERATIONS = 300 if QUICK else 2000
 KEY = 0
-"""),
-("md", r"""
+""",
+    ),
+    (
+        "md",
+        r"""
 ## The book's figure
 
 `compare_optimizers` builds the network once and trains a copy with each rule. Every rule starts
 from the same weights and sees the same mini-batches (drawn with replacement, as the book does),
 so the curves differ only by the update rule. Each run is one compiled `lax.scan`.
-"""),
-("code", r"""
+""",
+    ),
+    (
+        "code",
+        r"""
 results = compare_optimizers(BOOK_RULES, key=KEY, iterations=ITERATIONS, progress=False)
 print("data:", results["dataset"], f"({results['iterations']} iterations, batch "
       f"{results['batch_size']}, hidden {results['hidden']})")
@@ -45,14 +56,20 @@ fig = plot_optimizer_comparison(results)
 if not QUICK:  # the figure shown in notebooks/README.md
     os.makedirs("figures", exist_ok=True)
     fig.savefig("figures/02_optimizers_mnist.png", dpi=80, bbox_inches="tight")
-"""),
-("code", r"""
+""",
+    ),
+    (
+        "code",
+        r"""
 print(f"{'rule':>9} {'lr':>6} {'final smoothed loss':>20} {'train acc':>10} {'test acc':>9}")
 for rule, run in results["runs"].items():
     print(f"{RULE_LABELS[rule]:>9} {run['lr']:6g} {run['final_loss']:20.4f} "
           f"{run['train_acc']:10.3f} {run['test_acc']:9.3f}")
-"""),
-("md", r"""
+""",
+    ),
+    (
+        "md",
+        r"""
 **What it shows.** SGD is clearly the slowest: its loss is still well above the others when they
 have nearly reached zero. Momentum, AdaGrad and Adam learn much faster and end close together.
 (The book sees AdaGrad slightly ahead; here, on the 4,000-image `mnist-5k` set and this seed,
@@ -69,8 +86,11 @@ built here, each at optax's defaults with the book's learning rate, which optax 
 
 The same network and the same key as `compare_optimizers(key=KEY)` above, so each twin starts
 from the same weights and sees the same mini-batches.
-"""),
-("code", r"""
+""",
+    ),
+    (
+        "code",
+        r"""
 OPTAX_TWINS = {
     "sgd": ("optax.sgd(0.01)", optax.sgd(0.01)),
     "momentum": ("optax.sgd(0.01, momentum=0.9)", optax.sgd(0.01, momentum=0.9)),
@@ -88,8 +108,11 @@ for rule, (call, opt) in OPTAX_TWINS.items():
     twins[rule] = {"call": call, "loss": r.loss, "smoothed_loss": smooth_curve(r.loss),
                    "test_acc": float(r.test_acc[-1])}
 print("data:", name)
-"""),
-("code", r"""
+""",
+    ),
+    (
+        "code",
+        r"""
 fig, axes = plt.subplots(2, 2, figsize=(10, 6.4), sharex=True, sharey=True)
 for ax, rule in zip(axes.flat, OPTAX_TWINS):
     ours, theirs = results["runs"][rule], twins[rule]
@@ -108,8 +131,11 @@ for ax in axes[:, 0]:
     ax.set_ylabel("loss (smoothed, log scale)")
 fig.suptitle(f"jaxlearn (solid) vs optax at its defaults (dashed), {results['dataset']}")
 fig.tight_layout()
-"""),
-("code", r"""
+""",
+    ),
+    (
+        "code",
+        r"""
 print(f"{'rule':>9}  {'optax twin':<31} {'max |Δ loss|':>12}  {'final loss jl / optax':>22}"
       f"  {'test acc jl / optax':>19}")
 for rule, t in twins.items():
@@ -118,8 +144,11 @@ for rule, t in twins.items():
     f_ours, f_theirs = ours["final_loss"], float(t["smoothed_loss"][-len(t["loss"]) // 20:].mean())
     print(f"{RULE_LABELS[rule]:>9}  {t['call']:<31} {d:12.2g}  {f_ours:10.4f} / {f_theirs:<9.4f}"
           f"  {ours['test_acc']:8.3f} / {t['test_acc']:.3f}")
-"""),
-("md", r"""
+""",
+    ),
+    (
+        "md",
+        r"""
 **Where they coincide.**
 
 - **SGD** is `optax.sgd`: the same arithmetic, the same losses bit for bit.
@@ -140,8 +169,11 @@ little behind). `optax.adagrad(lr, initial_accumulator_value=0, eps=0)` is the b
 ε = 0 (notebook 8).
 
 The cell below checks these statements, so a silently wrong figure fails the notebook.
-"""),
-("code", r"""
+""",
+    ),
+    (
+        "code",
+        r"""
 runs = results["runs"]
 final = {rule: run["final_loss"] for rule, run in runs.items()}
 # The book's figure: SGD slowest; Momentum, AdaGrad and Adam far ahead of it.
@@ -160,5 +192,6 @@ early = slice(0, 50)
 assert (runs["adagrad"]["smoothed_loss"][early].mean()
         < twins["adagrad"]["smoothed_loss"][early].mean() - 0.3), "optax AdaGrad starts slower"
 print("headline outcomes hold")
-"""),
+""",
+    ),
 ]

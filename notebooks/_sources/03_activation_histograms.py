@@ -1,5 +1,7 @@
 CELLS = [
-("md", r"""
+    (
+        "md",
+        r"""
 # 3. Hidden-layer activations and the initial weight scale
 
 *Deep Learning from Scratch*, §6.2.2–6.2.3, figures 6-10 to 6-14.
@@ -13,8 +15,11 @@ on the standard deviation of the initial weights?
 - ReLU with std 0.01, Xavier and "He" (std = √(2/n)).
 
 No training here, only forward passes: the data is synthetic, not MNIST.
-"""),
-("code", r"""
+""",
+    ),
+    (
+        "code",
+        r"""
 import os
 
 import numpy as np
@@ -25,20 +30,32 @@ from jaxlearn.plots import plot_activation_histograms
 QUICK = os.environ.get("JAXLEARN_QUICK") == "1"  # the test suite runs every notebook quickly
 for label, (activation, std) in HISTOGRAM_CONFIGS.items():
     print(f"{label:>18}: activation={activation}, weight std={std}")
-"""),
-("md", r"""
+""",
+    ),
+    (
+        "md",
+        r"""
 One call runs every configuration. All of them use the same input and the same N(0, 1) weight
 draws, scaled by each configuration's std, so the rows differ only by the scale and the
 activation. (The experiment is a few milliseconds: quick mode changes nothing.)
-"""),
-("code", r"""
+""",
+    ),
+    (
+        "code",
+        r"""
 results = activation_histograms(quick=QUICK)
 print("data: synthetic N(0, 1) inputs,", results["layers"], "layers of 100 nodes, no bias")
-"""),
-("md", r"""
+""",
+    ),
+    (
+        "md",
+        r"""
 ## Sigmoid and tanh (figures 6-10, 6-11, 6-13)
-"""),
-("code", r"""
+""",
+    ),
+    (
+        "code",
+        r"""
 def subset(results, labels):
     return {**results, "configs": {k: results["configs"][k] for k in labels}}
 
@@ -47,8 +64,11 @@ fig = plot_activation_histograms(subset(results, sigmoid_rows))
 if not QUICK:  # the figure shown in notebooks/README.md
     os.makedirs("figures", exist_ok=True)
     fig.savefig("figures/03_activation_histograms.png", dpi=80, bbox_inches="tight")
-"""),
-("md", r"""
+""",
+    ),
+    (
+        "md",
+        r"""
 - **std 1**: the activations pile up at 0 and 1. There the sigmoid is flat, its derivative
   close to 0, so the gradients vanish on the way back ("gradient vanishing").
 - **std 0.01**: every activation sits near 0.5. The 100 nodes output almost the same value:
@@ -64,17 +84,26 @@ if not QUICK:  # the figure shown in notebooks/README.md
 ## ReLU (figure 6-14)
 
 About half of ReLU's outputs are exactly 0; that bin is clipped, as in the book's figure.
-"""),
-("code", r"""
+""",
+    ),
+    (
+        "code",
+        r"""
 relu_rows = ["ReLU, std=0.01", "ReLU, Xavier", "ReLU, He"]
 fig = plot_activation_histograms(subset(results, relu_rows))
-"""),
-("code", r"""
+""",
+    ),
+    (
+        "code",
+        r"""
 print(f"{'configuration':>18}   std of the activations, layer 1 … 5")
 for label, c in results["configs"].items():
     print(f"{label:>18}   " + "  ".join(f"{s:6.3f}" for s in c["std_per_layer"]))
-"""),
-("md", r"""
+""",
+    ),
+    (
+        "md",
+        r"""
 - **std 0.01**: the activations shrink toward 0 layer by layer; by the third layer they are
   all (numerically) zero, and so would the weight gradients be.
 - **Xavier**: the spread halves or so from layer to layer (Xavier's √(1/n) assumes a symmetric
@@ -84,8 +113,11 @@ for label, c in results["configs"].items():
 **What it shows.** The initial weight scale decides whether signals (and gradients) survive a
 deep network: Xavier for sigmoid/tanh, He for ReLU. The next cell checks these statements on the
 numbers behind the figures.
-"""),
-("code", r"""
+""",
+    ),
+    (
+        "code",
+        r"""
 C = results["configs"]
 
 def share_below(label, x):  # share of each layer's activations below x
@@ -113,5 +145,6 @@ assert np.all(np.diff(relu_xavier) < 0), "Xavier + ReLU should shrink layer afte
 assert relu_xavier[-1] < 0.35 * relu_xavier[0]
 assert relu_he[-1] > 0.7 * relu_he[0], "He + ReLU should keep the spread"
 print("headline outcomes hold")
-"""),
+""",
+    ),
 ]

@@ -1,5 +1,7 @@
 CELLS = [
-("md", r"""
+    (
+        "md",
+        r"""
 # 4. Weight initialisation on MNIST
 
 *Deep Learning from Scratch*, §6.2.4, figure 6-15 (`ch06/weight_init_compare.py`).
@@ -8,8 +10,11 @@ CELLS = [
 untrained network. Does that decide whether a network *learns*? The book trains the same 5-layer
 ReLU network (784 → 100 × 4 → 10) with SGD (η = 0.01, batch 128, 2,000 iterations) from three
 initial scales: std 0.01, Xavier (√(1/n)) and He (√(2/n)), n the fan-in of each layer.
-"""),
-("code", r"""
+""",
+    ),
+    (
+        "code",
+        r"""
 import os
 
 import numpy as np
@@ -19,13 +24,19 @@ from jaxlearn.plots import plot_initializer_comparison
 
 QUICK = os.environ.get("JAXLEARN_QUICK") == "1"  # the test suite runs every notebook quickly
 print("initial weight std per configuration:", INIT_STDS)
-"""),
-("md", r"""
+""",
+    ),
+    (
+        "md",
+        r"""
 The three networks train together in one `vmap`-ed program: the same N(0, 1) draws scaled by
 each configuration's std, the same mini-batches. Full mode runs the book's 2,000 iterations,
 quick mode 500.
-"""),
-("code", r"""
+""",
+    ),
+    (
+        "code",
+        r"""
 results = compare_initializers(quick=QUICK, progress=False)
 print("data:", results["dataset"], f"({results['iterations']} iterations, batch "
       f"{results['batch_size']}, SGD lr={results['lr']}, hidden {results['hidden']})")
@@ -33,13 +44,19 @@ fig = plot_initializer_comparison(results)
 if not QUICK:  # the figure shown in notebooks/README.md
     os.makedirs("figures", exist_ok=True)
     fig.savefig("figures/04_init_mnist.png", dpi=80, bbox_inches="tight")
-"""),
-("code", r"""
+""",
+    ),
+    (
+        "code",
+        r"""
 print(f"{'init':>9} {'final smoothed loss':>20} {'train acc':>10} {'test acc':>9}")
 for label, run in results["runs"].items():
     print(f"{label:>9} {run['final_loss']:20.4f} {run['train_acc']:10.3f} {run['test_acc']:9.3f}")
-"""),
-("md", r"""
+""",
+    ),
+    (
+        "md",
+        r"""
 **What it shows.**
 
 - **std 0.01** does not learn at all: the loss stays at ln 10 ≈ 2.30, the loss of a network that
@@ -50,8 +67,11 @@ for label, run in results["runs"].items():
 
 The book's figure looks the same: the flat std 0.01 line, He below Xavier throughout.
 The next cell checks these statements.
-"""),
-("code", r"""
+""",
+    ),
+    (
+        "code",
+        r"""
 runs = results["runs"]
 LN10 = np.log(10.0)
 std001 = runs["std=0.01"]["smoothed_loss"]
@@ -63,5 +83,6 @@ he, xavier = runs["He"]["smoothed_loss"], runs["Xavier"]["smoothed_loss"]
 n = len(he)
 assert np.mean(he[n // 10:] < xavier[n // 10:]) > 0.95, "He ahead of Xavier nearly all the way"
 print("headline outcomes hold")
-"""),
+""",
+    ),
 ]

@@ -1,5 +1,7 @@
 CELLS = [
-("md", r"""
+    (
+        "md",
+        r"""
 # 6. Overfitting, weight decay and Dropout
 
 *Deep Learning from Scratch*, §6.4, figures 6-20 to 6-23 (`ch06/overfit_weight_decay.py`,
@@ -13,42 +15,60 @@ ReLU) trained on only 300 images with SGD (η = 0.01, batch 100) — and tries t
 - **Dropout**: in training, drop each hidden unit with probability 0.2 (301 epochs).
 
 Do they narrow the gap between training and test accuracy?
-"""),
-("code", r"""
+""",
+    ),
+    (
+        "code",
+        r"""
 import os
 
 from jaxlearn.experiments import dropout_experiment, weight_decay_experiment
 from jaxlearn.plots import plot_overfitting
 
 QUICK = os.environ.get("JAXLEARN_QUICK") == "1"  # the test suite runs every notebook quickly
-"""),
-("md", r"""
+""",
+    ),
+    (
+        "md",
+        r"""
 ## Weight decay (figures 6-20, 6-21)
 
 λ = 0 and λ = 0.1 train together in one `vmap`-ed program, from the same weights and with the
 same mini-batches; accuracy on the 300 training images and on the whole test set is measured
 after each epoch. Full mode: the book's 201 epochs; quick mode: 101.
-"""),
-("code", r"""
+""",
+    ),
+    (
+        "code",
+        r"""
 wd = weight_decay_experiment(lambdas=(0.0, 0.1), quick=QUICK, progress=False)
 print("data:", wd["dataset"], f"(300 training images, {len(wd['epochs'])} epochs)")
 fig = plot_overfitting(wd)
 if not QUICK:  # the figure shown in notebooks/README.md
     os.makedirs("figures", exist_ok=True)
     fig.savefig("figures/06_overfitting.png", dpi=80, bbox_inches="tight")
-"""),
-("md", r"""
+""",
+    ),
+    (
+        "md",
+        r"""
 ## Dropout (figures 6-22, 6-23)
 
 The book's Dropout: in training a unit is kept where U(0, 1) > 0.2 (no rescaling); at test time
 every output is multiplied by 0.8. Full mode: the book's 301 epochs; quick mode: 151.
-"""),
-("code", r"""
+""",
+    ),
+    (
+        "code",
+        r"""
 do = dropout_experiment(dropout_ratio=0.2, quick=QUICK, progress=False)
 print("data:", do["dataset"], f"(300 training images, {len(do['epochs'])} epochs)")
 fig = plot_overfitting(do)
-"""),
-("code", r"""
+""",
+    ),
+    (
+        "code",
+        r"""
 print("means over the last 10% of epochs")
 print(f"{'run':>22} {'train acc':>10} {'test acc':>9} {'gap':>6}")
 rows = [("no regularisation", wd["runs"][0]), ("weight decay λ=0.1", wd["runs"][1]),
@@ -56,8 +76,11 @@ rows = [("no regularisation", wd["runs"][0]), ("weight decay λ=0.1", wd["runs"]
 for name, run in rows:
     train, test = run["final_train_acc"], run["final_test_acc"]
     print(f"{name:>22} {train:10.3f} {test:9.3f} {run['gap']:6.3f}")
-"""),
-("md", r"""
+""",
+    ),
+    (
+        "md",
+        r"""
 **What it shows.**
 
 - **No regularisation**: training accuracy reaches 100% within about 100 epochs while test
@@ -69,8 +92,11 @@ for name, run in rows:
   seed it is slower than in the book's figure.
 
 The next cell checks these statements.
-"""),
-("code", r"""
+""",
+    ),
+    (
+        "code",
+        r"""
 plain, decayed = wd["runs"]
 no_drop, drop = do["runs"]
 assert plain["final_train_acc"] > 0.98, "without regularisation the 300 images are memorised"
@@ -81,5 +107,6 @@ assert no_drop["final_train_acc"] > 0.98 and no_drop["gap"] > 0.1
 assert drop["gap"] < no_drop["gap"] - 0.05, "Dropout should narrow the train-test gap"
 assert drop["final_train_acc"] < 0.98, "with Dropout training accuracy stays below 100%"
 print("headline outcomes hold")
-"""),
+""",
+    ),
 ]

@@ -1,5 +1,7 @@
 CELLS = [
-("md", r"""
+    (
+        "md",
+        r"""
 # 7. Random hyper-parameter search
 
 *Deep Learning from Scratch*, §6.5, figure 6-24 (`ch06/hyperparameter_optimization.py`).
@@ -12,8 +14,11 @@ trials?
 
 The book trains the trials one after another. Here the learning rate and λ are ordinary traced
 arguments of one compiled training program, so all trials train **at once**, under `vmap`.
-"""),
-("code", r"""
+""",
+    ),
+    (
+        "code",
+        r"""
 import os
 import time
 
@@ -23,11 +28,17 @@ from jaxlearn.experiments import hyperparameter_search
 from jaxlearn.plots import plot_search, plot_search_map
 
 QUICK = os.environ.get("JAXLEARN_QUICK") == "1"  # the test suite runs every notebook quickly
-"""),
-("md", r"""
+""",
+    ),
+    (
+        "md",
+        r"""
 Full mode: the book's 100 trials; quick mode: 20 (both with the book's 50 epochs).
-"""),
-("code", r"""
+""",
+    ),
+    (
+        "code",
+        r"""
 start = time.perf_counter()
 results = hyperparameter_search(quick=QUICK, progress=False)
 elapsed = time.perf_counter() - start
@@ -35,34 +46,52 @@ trials = len(results["lr"])
 print("data:", results["dataset"], f"(500 training images: 400 train / 100 validation; "
       f"{len(results['epochs'])} epochs)")
 print(f"{trials} trials trained in one vmap-ed program in {elapsed:.0f} s (compilation included)")
-"""),
-("md", r"""
+""",
+    ),
+    (
+        "md",
+        r"""
 ## The best 20 trials (figure 6-24)
 
 Validation accuracy solid, training accuracy dashed, best first, as the book's figure.
-"""),
-("code", r"""
+""",
+    ),
+    (
+        "code",
+        r"""
 fig = plot_search(results, top=20)
 if not QUICK:  # the figure shown in notebooks/README.md
     os.makedirs("figures", exist_ok=True)
     fig.savefig("figures/07_hyperparameter_search.png", dpi=80, bbox_inches="tight")
-"""),
-("md", r"""
+""",
+    ),
+    (
+        "md",
+        r"""
 ## Every trial on the (lr, λ) plane
-"""),
-("code", r"""
+""",
+    ),
+    (
+        "code",
+        r"""
 fig = plot_search_map(results)
 ax = fig.axes[0]
 ax.axvspan(1e-3, 1e-2, color="tab:green", alpha=0.08, zorder=0)
 ax.text(3e-3, ax.get_ylim()[1] * 0.5, "lr 1e-3…1e-2", ha="center", fontsize=8, color="tab:green")
-"""),
-("code", r"""
+""",
+    ),
+    (
+        "code",
+        r"""
 print(f"{'rank':>4} {'lr':>9} {'λ':>9} {'val acc':>8}")
 for i in range(min(10, trials)):
     print(f"{i + 1:4d} {results['lr'][i]:9.2e} {results['weight_decay'][i]:9.2e} "
           f"{results['final_val_acc'][i]:8.2f}")
-"""),
-("md", r"""
+""",
+    ),
+    (
+        "md",
+        r"""
 **What it shows.** The good trials are the ones with a learning rate between about 10⁻³ and
 10⁻²; below 10⁻⁴ SGD barely moves in 50 epochs and the validation accuracy stays near chance.
 The weight decay matters far less: the best trials are spread over the whole λ range, as the
@@ -71,8 +100,11 @@ seed λ makes no visible difference anywhere in 10⁻⁸…10⁻⁴ (its pull, �
 the loss gradient in 50 epochs).
 
 The next cell checks the learning-rate finding.
-"""),
-("code", r"""
+""",
+    ),
+    (
+        "code",
+        r"""
 lr, acc = results["lr"], results["final_val_acc"]
 in_range = (lr >= 1e-3) & (lr <= 1e-2)
 assert in_range[0], f"the best trial should have lr in 1e-3…1e-2, got {lr[0]:.1e}"
@@ -82,5 +114,6 @@ assert np.all(in_range[acc >= 0.3]), "every trial that learned (val acc ≥ 0.3)
 assert np.all(acc[lr < 1e-4] < 0.3), "lr < 1e-4 should not learn in 50 epochs"
 assert acc[0] > 0.6
 print("headline outcomes hold")
-"""),
+""",
+    ),
 ]

@@ -1,5 +1,7 @@
 CELLS = [
-("md", r"""
+    (
+        "md",
+        r"""
 # 8. jaxlearn vs optax: the same algorithms, and how fast
 
 jaxlearn's rules are the book's formulas (`common/optimizer.py`); optax has the same algorithms
@@ -13,8 +15,11 @@ pytree (nested dicts, lists and tuples of arrays of several shapes and scales); 
 largest difference between their updates over the 50 steps, relative to the update's size
 (‖u_jaxlearn − u_optax‖∞ / ‖u_optax‖∞, the maximum over steps and leaves), in float64 and float32.
 No data set is used: the gradients are random.
-"""),
-("code", r"""
+""",
+    ),
+    (
+        "code",
+        r"""
 import json
 import os
 import platform
@@ -33,8 +38,11 @@ jax.config.update("jax_enable_x64", True)  # float64 shows exact equality; float
 
 QUICK = os.environ.get("JAXLEARN_QUICK") == "1"  # fast either way: no training here
 STEPS = 50
-"""),
-("code", r"""
+""",
+    ),
+    (
+        "code",
+        r"""
 SHAPES = {"dense": [(784, 100), (100,)], "conv": ((3, 3, 8, 16), (16,)),
           "head": {"W": (100, 10), "b": (10,), "scale": ()}}
 
@@ -78,12 +86,18 @@ def adam_with_eps_t(lr, eps, b1=0.9, b2=0.999):
 
 schedule = optax.piecewise_constant_schedule(0.1, {25: 0.25})  # η drops at step 25
 print("random tree:", jax.tree.map(jnp.shape, random_tree(0)))
-"""),
-("md", r"""
+""",
+    ),
+    (
+        "md",
+        r"""
 The relations (REFERENCE.md, each also proven by `tests/test_optim_optax.py`). The book's
 defaults are jaxlearn's defaults; optax needs a learning rate, so the book's is given.
-"""),
-("code", r"""
+""",
+    ),
+    (
+        "code",
+        r"""
 RELATIONS = [  # (rule, jaxlearn call, optax call, jaxlearn optimizer, optax optimizer, expected)
     ("sgd", "sgd(0.05)", "optax.sgd(0.05)", sgd(0.05), optax.sgd(0.05), "equal"),
     ("momentum", "momentum(0.03, momentum=0.85)", "optax.sgd(0.03, momentum=0.85)",
@@ -131,8 +145,11 @@ for i, (_rule, ours, theirs, _expected, d64, d32) in enumerate(table):
         print("-- defaults and conventions that differ " + "-" * 90)
     verdict = "equal to rounding" if d64 < 1e-12 else "differs"
     print(f"{ours:<42} {theirs:<62} {d64:9.1e} {d32:9.1e}  {verdict}")
-"""),
-("md", r"""
+""",
+    ),
+    (
+        "md",
+        r"""
 **Reading the table.**
 
 - **Equal to rounding** (≲1e-12 in float64, ≲1e-5 in float32): SGD; Momentum and Nesterov
@@ -147,16 +164,22 @@ for i, (_rule, ours, theirs, _expected, d64, d32) in enumerate(table):
   with a large ε; AdaGrad's and RMSprop's change the updates substantially.
 - **Schedules**: with a learning-rate schedule, the book's Momentum scales only the newest
   gradient by η_t (v ← αv − η_t g), optax the whole trace; the two agree until η changes.
-"""),
-("code", r"""
+""",
+    ),
+    (
+        "code",
+        r"""
 for _rule, ours, theirs, expected, d64, d32 in table:
     if expected == "equal":
         assert d64 < 1e-12 and d32 < 1e-4, f"{ours} should equal {theirs}: {d64:.1e}, {d32:.1e}"
     else:
         assert d64 > 1e-3, f"{ours} should differ from {theirs}: {d64:.1e}"
 print("every relation holds")
-"""),
-("md", r"""
+""",
+    ),
+    (
+        "md",
+        r"""
 ## Speed: one optimizer step
 
 `benchmarks/run.py` times one jitted step `(params, state) → (params + ΔW, new state)` with the
@@ -165,8 +188,11 @@ buffers donated, for each rule, in four pytrees: (i) one leaf of 25 M parameters
 `jaxlearn` is the default per-leaf path, `jaxlearn flat` the same rule on one contiguous buffer
 (`jaxlearn.optim.flat`), `optax` its twin, `numpy (book)` the book's in-place NumPy update.
 The numbers are read from the committed JSON (this notebook does not re-run the benchmark):
-"""),
-("code", r"""
+""",
+    ),
+    (
+        "code",
+        r"""
 bench = json.loads(Path("../benchmarks/results.json").read_text())
 meta = bench["meta"]
 print(f"benchmarks/results.json: run started {meta['started']} on backend={meta['backend']} "
@@ -178,8 +204,11 @@ rows = bench["sections"]["optimizers"]["rows"]
 trees = list(dict.fromkeys(r["tree"] for r in rows))
 rules = list(dict.fromkeys(r["rule"] for r in rows))
 ms = {(r["tree"], r["rule"], r["impl"]): r["ms"] for r in rows}
-"""),
-("code", r"""
+""",
+    ),
+    (
+        "code",
+        r"""
 IMPLS = {"jaxlearn": "#D55E00", "jaxlearn flat": "#F0A070", "optax": "#0072B2",
          "numpy (book)": "#999999"}
 fig, axes = plt.subplots(2, 2, figsize=(12, 7.5))
@@ -206,8 +235,11 @@ fig.tight_layout()
 if not QUICK:  # the figure shown in notebooks/README.md
     os.makedirs("figures", exist_ok=True)
     fig.savefig("figures/08_jaxlearn_vs_optax.png", dpi=80, bbox_inches="tight")
-"""),
-("code", r"""
+""",
+    ),
+    (
+        "code",
+        r"""
 print("jaxlearn's time / optax's time per step (below 1: jaxlearn faster)")
 print(f"{'tree':<36}" + "".join(f"{RULE_LABELS[r]:>10}" for r in rules))
 for tree in trees:
@@ -218,16 +250,22 @@ for tree in trees:
     if (tree, rules[0], "jaxlearn flat") in ms:
         print(f"{tree:<36}" + "".join(
             f"{ms[(tree, r, 'jaxlearn flat')] / ms[(tree, r, 'optax')]:10.2f}" for r in rules))
-"""),
-("md", r"""
+""",
+    ),
+    (
+        "md",
+        r"""
 **What to look for.** On the large trees (i, ii) one step is memory-bound: a good implementation
 is limited by how fast it can stream the parameters, gradients and state through memory once.
 On the trees of many small leaves (iii, iv) the cost per leaf dominates: that is what
 `jaxlearn flat` (one contiguous buffer for the whole tree) removes. The book's NumPy update
 creates a temporary array for every intermediate. The cell below summarises the JSON — the
 summary is computed, so it follows the file when the benchmark is re-run:
-"""),
-("code", r"""
+""",
+    ),
+    (
+        "code",
+        r"""
 ratio = {(t, r): ms[(t, r, "jaxlearn")] / ms[(t, r, "optax")] for t in trees for r in rules}
 numpy_x = {(t, r): ms[(t, r, "numpy (book)")] / ms[(t, r, "jaxlearn")]
            for t in trees for r in rules}
@@ -256,5 +294,6 @@ print(f"  jaxlearn flat is {span(flat_x)}× faster than optax")
 # What the text above relies on.
 assert len(near) >= 4, "jaxlearn should match optax's speed on large trees for most rules"
 assert min(flat_x) > 2, "the flat buffer should beat optax on many small leaves"
-"""),
+""",
+    ),
 ]
