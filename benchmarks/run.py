@@ -84,6 +84,8 @@ def _fmt(value, spec: str) -> str:
         return "-"
     if isinstance(value, float) and spec == "{}":
         return f"{value:.3g}"
+    if "{" not in spec:  # a bare format spec such as ".3f" (bench_train, bench_scaling)
+        spec = "{:" + spec + "}"
     try:
         return spec.format(value)
     except (ValueError, TypeError):

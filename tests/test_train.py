@@ -170,6 +170,23 @@ def test_rule_learning_rate_is_a_runtime_argument():
     tree_close(zero.params, params, rtol=0, atol=0)
 
 
+def test_optax_optimizers_ready_or_as_factories():
+    """optax's transformations train as they are, and its factories take lr= too."""
+    import optax
+
+    data = toy_data()
+    net, params, state = mlp.init(jax.random.key(0), 12, [8], 3)
+    kw = dict(key=jax.random.key(1), iterations=20, batch_size=8, progress=False)
+    ours = train(net, params, state, jlo.momentum(0.05), data, **kw)
+    ready = train(net, params, state, optax.sgd(0.05, momentum=0.9), data, **kw)
+    factory = train(net, params, state, optax.adam, data, lr=0.01, **kw)
+    adam_ready = train(net, params, state, optax.adam(0.01), data, **kw)
+    np.testing.assert_allclose(ready.loss, ours.loss, rtol=1e-5)  # REFERENCE: same algorithm
+    np.testing.assert_allclose(factory.loss, adam_ready.loss, rtol=1e-6)
+    with pytest.raises(ValueError, match="needs lr="):
+        train(net, params, state, optax.adam, data, **kw)
+
+
 @pytest.mark.parametrize(
     "kwargs, message",
     [

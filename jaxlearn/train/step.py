@@ -9,6 +9,7 @@ each configuration its own.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from typing import Any, Union
 
@@ -22,7 +23,8 @@ from jaxlearn.optim import RULES, Transformation, apply_updates
 from jaxlearn.train import distributed
 
 Array = jax.Array
-#: A ready optimizer (``jl.sgd(0.01)``), a rule factory (``jl.sgd``) or a rule name (``'sgd'``).
+#: A ready optimizer (``jl.sgd(0.01)`` or any optax transformation), a factory
+#: (``jl.sgd``, ``optax.adam``) or a rule name (``'sgd'``).
 OptimizerLike = Union[Transformation, Callable[..., Transformation], str]  # noqa: UP007
 
 
@@ -40,6 +42,10 @@ def resolve_optimizer(opt: OptimizerLike) -> Callable[[Any], Transformation]:
     >>> make = resolve_optimizer('sgd')
     >>> make(0.1).update({'w': jnp.ones(2)}, make(0.1).init({'w': jnp.ones(2)}))[0]['w']
     Array([-0.1, -0.1], dtype=float32)
+    >>> import optax  # optax factories work too: their rate is called learning_rate
+    >>> resolve_optimizer(optax.adam)(1e-3).update({'w': jnp.ones(2)},
+    ...     optax.adam(1e-3).init({'w': jnp.ones(2)}))[0]['w'].round(4)
+    Array([-0.001, -0.001], dtype=float32)
     """
     if isinstance(opt, str):
         if opt not in RULES:
@@ -52,7 +58,28 @@ def resolve_optimizer(opt: OptimizerLike) -> Callable[[Any], Transformation]:
             f"opt must be an (init, update) pair, a rule factory such as jl.sgd, or a rule "
             f"name, got {type(opt).__name__}"
         )
-    return lambda lr: opt() if lr is None else opt(lr=lr)
+    # jaxlearn's factories call the rate ``lr``; optax's (optax.adam, optax.sgd, ...) call it
+    # ``learning_rate`` and have no default, so both spellings are accepted.
+    try:
+        names = inspect.signature(opt).parameters
+    except (TypeError, ValueError):  # builtins without a signature: assume jaxlearn's name
+        names = {"lr": None}
+    if "lr" in names:
+        return lambda lr: opt() if lr is None else opt(lr=lr)
+    if "learning_rate" in names:
+
+        def build(lr):
+            if lr is None:
+                raise ValueError(
+                    f"opt: {getattr(opt, '__name__', opt)} needs lr= (optax "
+                    f"factories have no default learning rate)"
+                )
+            return opt(learning_rate=lr)
+
+        return build
+    raise TypeError(
+        f"opt: the factory {getattr(opt, '__name__', opt)} takes neither lr nor learning_rate"
+    )
 
 
 def loss_fn(
