@@ -33,6 +33,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxlearn._util import is_prng_key
+
 PyTree = Any
 
 __all__ = ["CheckpointError", "CheckpointMismatchError", "load", "save"]
@@ -91,11 +93,6 @@ def _flatten(tree: PyTree) -> tuple[list[tuple[list[dict], Any]], Any]:
     return [([_key_entry(k) for k in path], leaf) for path, leaf in leaves], treedef
 
 
-def _is_key(x: Any) -> bool:
-    dtype = getattr(x, "dtype", None)
-    return dtype is not None and jax.dtypes.issubdtype(dtype, jax.dtypes.prng_key)
-
-
 # --------------------------------------------------------------------------------------------
 # save
 # --------------------------------------------------------------------------------------------
@@ -116,7 +113,7 @@ def _leaf_record(path: str, leaf: Any) -> tuple[dict, bytes]:
             "(jax.experimental.multihost_utils.process_allgather) or use orbax.checkpoint"
         )
     rec: dict[str, Any] = {"kind": "array"}
-    if _is_key(leaf):
+    if is_prng_key(leaf):
         rec = {"kind": "key", "impl": str(jax.random.key_impl(leaf))}
         leaf = jax.random.key_data(leaf)
     elif isinstance(leaf, (bool, int, float, complex)) and not isinstance(leaf, np.generic):
@@ -318,7 +315,7 @@ def _describe(leaf: Any) -> tuple[str, str | None, tuple | None]:
     """(kind, dtype name, shape) of a ``like`` leaf."""
     if leaf is None:
         return "none", None, None
-    if _is_key(leaf):
+    if is_prng_key(leaf):
         return "key", str(jax.random.key_impl(leaf)), tuple(leaf.shape)
     if isinstance(leaf, (bool, int, float, complex)) and not isinstance(leaf, np.generic):
         return "scalar", type(leaf).__name__, ()
@@ -392,7 +389,7 @@ def _committed(x: jax.Array) -> bool:
 
 def _place(x: jax.Array, sharding: jax.sharding.Sharding) -> jax.Array:
     """``x`` laid out as ``sharding``; on several hosts each process fills its own shards."""
-    if sharding.is_fully_addressable or _is_key(x):
+    if sharding.is_fully_addressable or is_prng_key(x):
         return jax.device_put(x, sharding)
     host = np.asarray(x)
     return jax.make_array_from_callback(host.shape, sharding, lambda idx: host[idx])

@@ -8,6 +8,7 @@ from typing import Any
 import jax
 import numpy as np
 
+from jaxlearn._util import is_prng_key
 from jaxlearn.data import as_dataset, load, resolve_dataset
 
 Array = jax.Array
@@ -24,7 +25,7 @@ def as_key(key: Array | int) -> Array:
     """
     if isinstance(key, (int, np.integer)) and not isinstance(key, bool):
         return jax.random.key(int(key))
-    if isinstance(key, jax.Array) and jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key):
+    if is_prng_key(key):
         if key.shape != ():
             raise ValueError(f"key: expected a single PRNG key, got shape {key.shape}")
         return key

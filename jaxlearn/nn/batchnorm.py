@@ -36,7 +36,7 @@ import jax.numpy as jnp
 from jax import lax
 
 from jaxlearn._checks import check_non_negative, check_unit_interval
-from jaxlearn.nn._util import compute_dtype, is_concrete
+from jaxlearn._util import compute_dtype, is_concrete
 
 Array = jax.Array
 Params = dict[str, Array]

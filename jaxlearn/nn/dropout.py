@@ -2,17 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import jax
 import jax.numpy as jnp
 
 from jaxlearn._checks import check_unit_interval
-
-
-def _check_rate(rate: Any) -> None:
-    # A traced rate (jit argument, vmap over configurations) cannot be inspected: it is used as is.
-    check_unit_interval("rate", rate)
 
 
 def dropout(
@@ -51,7 +44,7 @@ def dropout(
         >>> print(dropout(None, x, 0.2, train=False, inverted=True)[:3])
         [1. 1. 1.]
     """
-    _check_rate(rate)
+    check_unit_interval("rate", rate)  # a traced rate (vmap over configs) passes unchecked
     x = jnp.asarray(x)
     if not train:
         return x if inverted else (x * (1 - rate)).astype(x.dtype)

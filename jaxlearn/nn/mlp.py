@@ -349,6 +349,11 @@ def loss(
     return _loss(net, params, state, x, t, train, key, axis_name)
 
 
+def _all_true(tree: dict) -> dict:
+    # Every W decays, the output layer's included: the book's weight-decay term.
+    return {k: True for k in tree}
+
+
 @functools.partial(jax.jit, static_argnums=(0, 5, 7))
 def _loss(
     net: MLPConfig,
@@ -364,14 +369,8 @@ def _loss(
     value = cross_entropy(logits, t)
     if net.weight_decay_lambda:
         decayed = {k: v for k, v in params.items() if k.startswith("W")}
-        value = value + l2_penalty(
-            decayed, net.weight_decay_lambda, mask=lambda p: {k: True for k in p}
-        )
+        value = value + l2_penalty(decayed, net.weight_decay_lambda, mask=_all_true)
     return value, new_state
-
-
-def _all_true(tree: dict) -> dict:
-    return {k: True for k in tree}
 
 
 def accuracy(net: MLPConfig, params: dict, state: dict, x: Array, t: Array) -> Array:

@@ -32,6 +32,7 @@ import numpy as np
 import optax
 
 from jaxlearn._checks import check_non_negative, check_unit_interval  # noqa: F401 (re-exported)
+from jaxlearn._util import compute_dtype
 
 Array = jax.Array
 PyTree = Any
@@ -185,11 +186,6 @@ class ElementwiseRule:
     state_cls: type
     scalars: ScalarsFn
     leaf: LeafFn
-
-
-def compute_dtype(dtype: Any) -> jnp.dtype:
-    """The dtype the per-element math runs in: at least float32 (bf16/f16 are widened)."""
-    return jnp.promote_types(dtype, jnp.float32)
 
 
 def apply_leaf(

@@ -30,6 +30,8 @@ from jax import lax
 from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 
+from jaxlearn._util import is_prng_key
+
 Array = jax.Array
 #: The mesh axis the global mini-batch is split over.
 DATA = "data"
@@ -129,16 +131,11 @@ def put(x: Any, mesh: Mesh, spec: P) -> Array:
         return x
     if sharding.is_fully_addressable or (isinstance(x, jax.Array) and not x.is_fully_addressable):
         return jax.device_put(x, sharding)
-    if _is_key(x):  # several hosts: place the key data, then wrap it again
+    if is_prng_key(x):  # several hosts: place the key data, then wrap it again
         data = put(jax.random.key_data(x), mesh, spec)  # trailing key-data dims replicated
         return jax.random.wrap_key_data(data, impl=jax.random.key_impl(x))
     host = np.asarray(jax.device_get(jnp.asarray(x)))
     return jax.make_array_from_callback(host.shape, sharding, lambda idx: host[idx])
-
-
-def _is_key(x: Any) -> bool:
-    dtype = getattr(x, "dtype", None)
-    return dtype is not None and jax.dtypes.issubdtype(dtype, jax.dtypes.prng_key)
 
 
 def replicate(tree: Any, mesh: Mesh) -> Any:

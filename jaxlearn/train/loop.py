@@ -23,6 +23,7 @@ import numpy as np
 from jax.sharding import Mesh
 from jax.sharding import PartitionSpec as P
 
+from jaxlearn._util import is_prng_key
 from jaxlearn.nn import mlp
 from jaxlearn.nn.mlp import MLPConfig
 from jaxlearn.train import distributed
@@ -461,7 +462,7 @@ def _per_config(name: str, value: Any, k: int) -> Array | None:
 
 def _per_config_keys(key: Array, k: int) -> Array:
     key = jnp.asarray(key)
-    if jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key):
+    if is_prng_key(key):
         if key.ndim == 0:
             return jax.random.split(key, k)
         if key.shape == (k,):
@@ -528,7 +529,7 @@ def train_many(
     k = _num_configs(params)
     if share_batches:
         key = jnp.asarray(key)
-        if not jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key) or key.shape != ():
+        if not is_prng_key(key) or key.shape != ():
             raise ValueError("key: share_batches=True takes one PRNG key (jax.random.key)")
     else:
         key = _per_config_keys(key, k)
