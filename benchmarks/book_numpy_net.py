@@ -22,20 +22,9 @@ from collections import OrderedDict
 
 import numpy as np
 
-
-def softmax(x):
-    x = x - np.max(x, axis=-1, keepdims=True)  # overflow guard
-    return np.exp(x) / np.sum(np.exp(x), axis=-1, keepdims=True)
-
-
-def cross_entropy_error(y, t):
-    if y.ndim == 1:
-        t = t.reshape(1, t.size)
-        y = y.reshape(1, y.size)
-    if t.size == y.size:  # one-hot -> labels
-        t = t.argmax(axis=1)
-    batch_size = y.shape[0]
-    return -np.sum(np.log(y[np.arange(batch_size), t] + 1e-7)) / batch_size
+# The layers the tests already port from the book, shared rather than written twice: the
+# softmax/cross-entropy functions and the BatchNormalization layer (forward and backward).
+from tests.book_layers import BatchNormalization, cross_entropy_error, softmax
 
 
 class Relu:
@@ -124,66 +113,6 @@ class Dropout:
 
     def backward(self, dout):
         return dout * self.mask
-
-
-class BatchNormalization:
-    def __init__(self, gamma, beta, momentum=0.9, running_mean=None, running_var=None):
-        self.gamma = gamma
-        self.beta = beta
-        self.momentum = momentum
-        self.input_shape = None
-        self.running_mean = running_mean
-        self.running_var = running_var
-        self.batch_size = None
-        self.xc = None
-        self.std = None
-        self.dgamma = None
-        self.dbeta = None
-
-    def forward(self, x, train_flg=True):
-        self.input_shape = x.shape
-        if x.ndim != 2:
-            x = x.reshape(x.shape[0], -1)
-        out = self._forward(x, train_flg)
-        return out.reshape(*self.input_shape)
-
-    def _forward(self, x, train_flg):
-        if self.running_mean is None:
-            _, D = x.shape
-            self.running_mean = np.zeros(D)
-            self.running_var = np.zeros(D)
-        if train_flg:
-            mu = x.mean(axis=0)
-            xc = x - mu
-            var = np.mean(xc**2, axis=0)
-            std = np.sqrt(var + 10e-7)
-            xn = xc / std
-            self.batch_size = x.shape[0]
-            self.xc = xc
-            self.xn = xn
-            self.std = std
-            self.running_mean = self.momentum * self.running_mean + (1 - self.momentum) * mu
-            self.running_var = self.momentum * self.running_var + (1 - self.momentum) * var
-        else:
-            xc = x - self.running_mean
-            xn = xc / np.sqrt(self.running_var + 10e-7)
-        return self.gamma * xn + self.beta
-
-    def backward(self, dout):
-        if dout.ndim != 2:
-            dout = dout.reshape(dout.shape[0], -1)
-        dbeta = dout.sum(axis=0)
-        dgamma = np.sum(self.xn * dout, axis=0)
-        dxn = self.gamma * dout
-        dxc = dxn / self.std
-        dstd = -np.sum((dxn * self.xc) / (self.std * self.std), axis=0)
-        dvar = 0.5 * dstd / self.std
-        dxc += (2.0 / self.batch_size) * self.xc * dvar
-        dmu = np.sum(dxc, axis=0)
-        dx = dxc - dmu / self.batch_size
-        self.dgamma = dgamma
-        self.dbeta = dbeta
-        return dx.reshape(*self.input_shape)
 
 
 class MultiLayerNetExtend:
