@@ -76,6 +76,21 @@ def test_update_and_apply_equals_update_then_apply(name):
     assert int(got_state.count) == 3
 
 
+@pytest.mark.parametrize("name", ["sgd", "momentum"])
+def test_fused_addition_is_bitwise_w_plus_update(name):
+    """The fused ``W + ΔW`` multiplies ΔW by a 1 hidden from XLA (a speed trick): it must
+    stay bit-for-bit ``W + ΔW``, signed zeros, infinities and NaNs included."""
+    opt = RULES[name](lr=1.0)
+    params = {"w": jnp.array([-0.0, 0.0, -0.0, 1.5, jnp.inf, -jnp.inf, jnp.nan, 3e-39])}
+    grads = {"w": jnp.array([0.0, -0.0, -0.0, 1e-8, 1.0, -jnp.inf, 0.0, -1e-45])}
+    state = opt.init(params)
+    u, _ = opt.update(grads, state, params)
+    want = np.asarray(params["w"] + u["w"])
+    for fn in (jo.update_and_apply, jax.jit(jo.update_and_apply, static_argnums=0)):
+        got = np.asarray(fn(opt, grads, state, params)[0]["w"])
+        np.testing.assert_array_equal(got.view(np.uint32), want.view(np.uint32))
+
+
 def test_update_and_apply_falls_back_for_plain_optax():
     opt = optax.chain(optax.clip_by_global_norm(1.0), optax.adam(0.1))
     params = {"w": jnp.arange(3.0), "b": jnp.ones(2)}

@@ -240,7 +240,13 @@ def _leaf_step(
     out = apply_leaf(rule, scalars, g, slots)
     if p is None:
         return out
-    return (jnp.asarray(p + out[0]).astype(p.dtype), *out[1:])
+    # ``u * 1`` is exactly ``u`` for every float (±0, inf and NaN included). The 1 is hidden
+    # behind a barrier so XLA cannot fold it away: XLA:CPU (jax 0.10) emits a fusion that
+    # holds a lone ``add`` about 25 % slower than a multiply-add, and Momentum's update *is*
+    # its new velocity, so ``W + v`` was such a lone add (measured: Momentum 1.15x optax's
+    # time before, 1.03x after, on one 25M leaf and on the ResNet-50 tree).
+    u = out[0] * jax.lax.optimization_barrier(jnp.ones((), out[0].dtype))
+    return (jnp.asarray(p + u).astype(p.dtype), *out[1:])
 
 
 def run_rule(
