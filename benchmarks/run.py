@@ -35,6 +35,7 @@ SECTIONS: dict[str, str] = {
     "batchnorm": "benchmarks.bench_batchnorm",
     "train": "benchmarks.bench_train",
     "scaling": "benchmarks.bench_scaling",
+    "native": "benchmarks.bench_native",
 }
 
 

@@ -1,0 +1,175 @@
+"""Prototype: a single-pass C++ Adam (XLA FFI) against jaxlearn's XLA step and optax.
+
+Not part of the package. It answers one question for issue 6: is the gap to the ``≤ 0.8 ×
+optax`` and ``≥ 85 % of triad`` targets XLA:CPU's code generation (three loops for W, m, v)
+or the arithmetic itself? The kernel in ``native/adam_ffi.cc`` writes W, m and v in one pass,
+in place, with jaxlearn.adam's formula operation for operation; it is compiled here with the
+system's ``g++`` against jaxlib's FFI headers, registered with ``jax.ffi`` and called once per
+leaf inside one jitted, donated step. Every round is checked against jaxlearn's result.
+
+    .venv/bin/python -m benchmarks.run --only native
+
+Needs ``g++``; without it (or if the build fails) the section prints why and has no rows.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import shutil
+import statistics
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+import jaxlearn as jl
+from benchmarks.bench_optimizers import RULES, resnet50_shapes
+from jaxlearn.optim import fused_step
+
+SOURCE = Path(__file__).resolve().parent / "native" / "adam_ffi.cc"
+TARGET = "jaxlearn_bench_adam_f32"
+_registered = False
+
+
+def build_and_register() -> str | None:
+    """Compile the kernel and register it with XLA; returns None, or why it could not."""
+    global _registered
+    if _registered:
+        return None
+    compiler = shutil.which("g++")
+    if compiler is None:
+        return "no g++ on PATH"
+    out = Path(tempfile.mkdtemp(prefix="jaxlearn-native-")) / "adam_ffi.so"
+    cmd = [
+        compiler, "-O3", "-march=native", "-fno-math-errno", "-std=c++17", "-shared", "-fPIC",
+        "-w", f"-I{jax.ffi.include_dir()}", str(SOURCE), "-o", str(out), "-lpthread",
+    ]  # fmt: skip
+    done = subprocess.run(cmd, capture_output=True, text=True)
+    if done.returncode != 0:
+        return f"build failed: {done.stderr.strip()[-500:]}"
+    lib = ctypes.cdll.LoadLibrary(str(out))
+    jax.ffi.register_ffi_target(TARGET, jax.ffi.pycapsule(lib.JaxlearnAdamF32), platform="cpu")
+    _registered = True
+    return None
+
+
+def native_adam_step(opt: jl.optim.Transformation):
+    """A jitted, donated ``step(params, state, grads)`` for a list of f32 leaves, using the
+    rule's own per-step scalars (η_t with the bias corrections, β1, β2, ε)."""
+
+    def step(params, state, grads):
+        s = opt.rule.scalars(state.count)
+        scalars = jnp.stack([s["lr_t"], s["b1"], s["b2"], s["eps"]]).astype(jnp.float32)
+        outs = []
+        for w, g, m, v in zip(params, grads, state.m, state.v):
+            call = jax.ffi.ffi_call(
+                TARGET,
+                (jax.ShapeDtypeStruct(w.shape, w.dtype),) * 3,
+                input_output_aliases={0: 0, 2: 1, 3: 2},
+            )
+            outs.append(call(w, g, m, v, scalars))
+        new_state = type(state)(
+            count=state.count + 1, m=[o[1] for o in outs], v=[o[2] for o in outs]
+        )
+        return [o[0] for o in outs], new_state
+
+    return jax.jit(step, donate_argnums=(0, 1))
+
+
+def _tree(shapes, seed):
+    keys = jax.random.split(jax.random.key(seed), len(shapes))
+    return [jax.random.normal(k, s, jnp.float32) * 0.1 for k, s in zip(keys, shapes)]
+
+
+def _optax_step(opt):
+    def step(params, state, grads):
+        updates, state = opt.update(grads, state, params)
+        return optax.apply_updates(params, updates), state
+
+    return jax.jit(step, donate_argnums=(0, 1))
+
+
+def bench_tree(label: str, shapes: list[tuple[int, ...]], rounds: int) -> list[dict]:
+    n = int(sum(np.prod(s, dtype=np.int64) for s in shapes))
+    grads = _tree(shapes, 1)
+    make_jl, make_optax, _ = RULES["adam"]  # the optimizer benchmark's pair
+    opt, twin = make_jl(), make_optax()
+    impls = {
+        "native single pass (C++ FFI)": native_adam_step(opt),
+        "jaxlearn (XLA)": fused_step(opt),
+        "optax": _optax_step(twin),
+    }
+    states = {}
+    for name in impls:
+        p = _tree(shapes, 0)
+        states[name] = [p, (twin if name == "optax" else opt).init(p)]
+    triad = jax.jit(lambda a, b: a * 0.999 + b, donate_argnums=(0,))
+    tri = [jnp.ones(n), jnp.full((n,), 1e-3)]
+    times: dict[str, list[float]] = {name: [] for name in [*impls, "triad a*s+b"]}
+    for r in range(rounds + 2):
+        for name, step in impls.items():
+            st = states[name]
+            t0 = time.perf_counter()
+            st[0], st[1] = step(st[0], st[1], grads)
+            jax.block_until_ready(st)
+            if r >= 2:
+                times[name].append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        tri[0] = jax.block_until_ready(triad(tri[0], tri[1]))
+        if r >= 2:
+            times["triad a*s+b"].append(time.perf_counter() - t0)
+    # Same rule, same steps: the native kernel must give jaxlearn's numbers.
+    for a, b in zip(states["native single pass (C++ FFI)"][0], states["jaxlearn (XLA)"][0]):
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-6, atol=1e-7)
+    med = {k: statistics.median(v) for k, v in times.items()}
+    triad_gbs = 3 * 4 * n / med["triad a*s+b"] / 1e9
+    rows = []
+    for name, t in med.items():
+        gbs = (3 if name == "triad a*s+b" else 7) * 4 * n / t / 1e9
+        rows.append(
+            {
+                "tree": label,
+                "impl": name,
+                "ms": 1e3 * t,
+                "GB/s": gbs,
+                "time/optax": None if name == "triad a*s+b" else t / med["optax"],
+                "bw/triad": gbs / triad_gbs,
+            }
+        )
+    return rows
+
+
+def rows(quick: bool = False) -> list[dict]:
+    """The section's rows (the protocol ``benchmarks.run`` calls)."""
+    why = build_and_register()
+    if why is not None:
+        print(f"native prototype skipped: {why}")
+        return []
+    trees = (
+        {"(i) 1 leaf x 1M": [(1_000_000,)], "(ii) ResNet-50/4": resnet50_shapes(4)}
+        if quick
+        else {
+            "(i) 1 leaf x 25M": [(25_000_000,)],
+            "(ii) ResNet-50 (161 leaves, 25.6M)": resnet50_shapes(),
+        }
+    )
+    out = []
+    for label, shapes in trees.items():
+        out += bench_tree(label, shapes, rounds=5 if quick else 15)
+        jax.clear_caches()
+    return out
+
+
+COLUMNS = [
+    ("tree", "{}"),
+    ("impl", "{}"),
+    ("ms", "{:.3f}"),
+    ("GB/s", "{:.1f}"),
+    ("time/optax", "{:.2f}"),
+    ("bw/triad", "{:.0%}"),
+]
