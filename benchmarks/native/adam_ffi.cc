@@ -18,6 +18,7 @@
 #include <cmath>
 #include <cstdint>
 #include <thread>
+#include <vector>
 
 #include "xla/ffi/api/ffi.h"
 
@@ -39,34 +40,68 @@ void AdamRange(float* w, const float* g, float* m, float* v, int64_t lo, int64_t
   }
 }
 
-// scalars = [lr_t, b1, b2, eps]. Outputs alias inputs 0, 2, 3 (input_output_aliases); if XLA
-// could not alias them, the inputs are copied to the outputs first.
-ffi::Error AdamImpl(ffi::Buffer<ffi::F32> w, ffi::Buffer<ffi::F32> g, ffi::Buffer<ffi::F32> m,
-                    ffi::Buffer<ffi::F32> v, ffi::Buffer<ffi::F32> scalars,
-                    ffi::ResultBuffer<ffi::F32> w_out, ffi::ResultBuffer<ffi::F32> m_out,
-                    ffi::ResultBuffer<ffi::F32> v_out) {
-  const int64_t n = w.element_count();
-  if (g.element_count() != n || m.element_count() != n || v.element_count() != n ||
-      scalars.element_count() != 4) {
-    return ffi::Error::InvalidArgument("adam_ffi: W, g, m, v must match; scalars must be [4]");
+// One call updates every leaf of a tree: the arguments are the scalars [lr_t, b1, b2, eps]
+// followed by k W's, k g's, k m's and k v's; the results are k W's, k m's and k v's, aliased
+// to the donated inputs (if XLA could not alias one, its input is copied first). One call for
+// the whole tree matters: XLA:CPU spends about 3 us per kernel, so a per-leaf call (or XLA's
+// per-leaf loops) costs milliseconds on a tree of thousands of small leaves.
+ffi::Error AdamImpl(ffi::Buffer<ffi::F32> scalars, ffi::RemainingArgs args,
+                    ffi::RemainingRets rets) {
+  if (scalars.element_count() != 4 || args.size() % 4 != 0 || rets.size() * 4 != args.size() * 3) {
+    return ffi::Error::InvalidArgument("adam_ffi: want scalars[4], 4k inputs and 3k results");
   }
-  float* W = w_out->typed_data();
-  float* M = m_out->typed_data();
-  float* V = v_out->typed_data();
-  if (W != w.typed_data()) std::copy_n(w.typed_data(), n, W);
-  if (M != m.typed_data()) std::copy_n(m.typed_data(), n, M);
-  if (V != v.typed_data()) std::copy_n(v.typed_data(), n, V);
-  const float* G = g.typed_data();
+  const size_t k = args.size() / 4;
+  struct Leaf {
+    float* w;
+    const float* g;
+    float* m;
+    float* v;
+    int64_t n;
+  };
+  std::vector<Leaf> leaves;
+  leaves.reserve(k);
+  for (size_t i = 0; i < k; ++i) {
+    auto w = args.get<ffi::Buffer<ffi::F32>>(i);
+    auto g = args.get<ffi::Buffer<ffi::F32>>(k + i);
+    auto m = args.get<ffi::Buffer<ffi::F32>>(2 * k + i);
+    auto v = args.get<ffi::Buffer<ffi::F32>>(3 * k + i);
+    auto w_out = rets.get<ffi::Buffer<ffi::F32>>(i);
+    auto m_out = rets.get<ffi::Buffer<ffi::F32>>(k + i);
+    auto v_out = rets.get<ffi::Buffer<ffi::F32>>(2 * k + i);
+    if (!w || !g || !m || !v || !w_out || !m_out || !v_out) {
+      return ffi::Error::InvalidArgument("adam_ffi: every buffer must be float32");
+    }
+    const int64_t n = w->element_count();
+    if (g->element_count() != n || m->element_count() != n || v->element_count() != n) {
+      return ffi::Error::InvalidArgument("adam_ffi: W, g, m, v of a leaf must match");
+    }
+    float* W = (*w_out)->typed_data();
+    float* M = (*m_out)->typed_data();
+    float* V = (*v_out)->typed_data();
+    if (W != w->typed_data()) std::copy_n(w->typed_data(), n, W);
+    if (M != m->typed_data()) std::copy_n(m->typed_data(), n, M);
+    if (V != v->typed_data()) std::copy_n(v->typed_data(), n, V);
+    leaves.push_back({W, g->typed_data(), M, V, n});
+  }
   const float* s = scalars.typed_data();
-  // Two halves on two threads for big buffers (this machine has 2 cores); one thread below
-  // 64 Ki elements, where starting a thread costs more than it saves.
-  if (n < (int64_t{1} << 16)) {
-    AdamRange(W, G, M, V, 0, n, s[0], s[1], s[2], s[3]);
+  // This machine has 2 cores: a second thread takes the second half of every leaf, unless the
+  // whole tree is under 64 Ki elements, where starting a thread costs more than it saves.
+  int64_t total = 0;
+  for (const Leaf& l : leaves) total += l.n;
+  auto run = [&](bool second_half) {
+    for (const Leaf& l : leaves) {
+      const int64_t half = total < (int64_t{1} << 16) ? l.n : (l.n / 2) & ~int64_t{15};
+      const int64_t lo = second_half ? half : 0;
+      const int64_t hi = second_half ? l.n : half;
+      AdamRange(l.w, l.g, l.m, l.v, lo, hi, s[0], s[1], s[2], s[3]);
+    }
+  };
+  if (total < (int64_t{1} << 16)) {
+    run(false);
     return ffi::Error::Success();
   }
-  const int64_t half = (n / 2) & ~int64_t{63};
-  std::thread other([&] { AdamRange(W, G, M, V, half, n, s[0], s[1], s[2], s[3]); });
-  AdamRange(W, G, M, V, 0, half, s[0], s[1], s[2], s[3]);
+  std::thread other(run, true);
+  run(false);
   other.join();
   return ffi::Error::Success();
 }
@@ -75,11 +110,6 @@ ffi::Error AdamImpl(ffi::Buffer<ffi::F32> w, ffi::Buffer<ffi::F32> g, ffi::Buffe
 
 XLA_FFI_DEFINE_HANDLER_SYMBOL(JaxlearnAdamF32, AdamImpl,
                               ffi::Ffi::Bind()
-                                  .Arg<ffi::Buffer<ffi::F32>>()  // W
-                                  .Arg<ffi::Buffer<ffi::F32>>()  // g
-                                  .Arg<ffi::Buffer<ffi::F32>>()  // m
-                                  .Arg<ffi::Buffer<ffi::F32>>()  // v
                                   .Arg<ffi::Buffer<ffi::F32>>()  // [lr_t, b1, b2, eps]
-                                  .Ret<ffi::Buffer<ffi::F32>>()  // W'
-                                  .Ret<ffi::Buffer<ffi::F32>>()  // m'
-                                  .Ret<ffi::Buffer<ffi::F32>>());  // v'
+                                  .RemainingArgs()               // W..., g..., m..., v...
+                                  .RemainingRets());             // W'..., m'..., v'...
