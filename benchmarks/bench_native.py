@@ -20,16 +20,21 @@ import shutil
 import statistics
 import subprocess
 import tempfile
-import time
 from pathlib import Path
 
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 
 import jaxlearn as jl
-from benchmarks.bench_optimizers import RULES, resnet50_shapes
+from benchmarks.bench_optimizers import (
+    RULES,
+    _make_tree,
+    _optax_step,
+    _Runner,
+    _triad_runner,
+    resnet50_shapes,
+)
 from jaxlearn.optim import fused_step
 
 SOURCE = Path(__file__).resolve().parent / "native" / "adam_ffi.cc"
@@ -98,52 +103,29 @@ def native_adam_step(opt: jl.optim.Transformation):
     return jax.jit(step, donate_argnums=(0, 1))
 
 
-def _tree(shapes, seed):
-    keys = jax.random.split(jax.random.key(seed), len(shapes))
-    return [jax.random.normal(k, s, jnp.float32) * 0.1 for k, s in zip(keys, shapes)]
-
-
-def _optax_step(opt):
-    def step(params, state, grads):
-        updates, state = opt.update(grads, state, params)
-        return optax.apply_updates(params, updates), state
-
-    return jax.jit(step, donate_argnums=(0, 1))
-
-
 def bench_tree(label: str, shapes: list[tuple[int, ...]], rounds: int) -> list[dict]:
+    """Native, jaxlearn, optax and the triad on one tree, timed interleaved round by round
+    with the optimizer benchmark's runners."""
     n = int(sum(np.prod(s, dtype=np.int64) for s in shapes))
-    grads = _tree(shapes, 1)
+    grads = _make_tree(shapes, 1)
     make_jl, make_optax, _ = RULES["adam"]  # the optimizer benchmark's pair
     opt, twin = make_jl(), make_optax()
-    impls = {
-        "native single pass (C++ FFI)": native_adam_step(opt),
-        "jaxlearn (XLA)": fused_step(opt),
-        "optax": _optax_step(twin),
-    }
-    states = {}
-    for name in impls:
-        p = _tree(shapes, 0)
-        states[name] = [p, (twin if name == "optax" else opt).init(p)]
-    triad = jax.jit(lambda a, b: a * 0.999 + b, donate_argnums=(0,))
-    tri = [jnp.ones(n), jnp.full((n,), 1e-3)]
-    times: dict[str, list[float]] = {name: [] for name in [*impls, "triad a*s+b"]}
+    runners = []
+    for name, step, init in [
+        ("native single pass (C++ FFI)", native_adam_step(opt), opt.init),
+        ("jaxlearn (XLA)", fused_step(opt), opt.init),
+        ("optax", _optax_step(twin), twin.init),
+    ]:
+        p = _make_tree(shapes, 0)
+        runners.append(_Runner(name, step, p, init(p), grads))
+    runners.append(_triad_runner(n))
     for r in range(rounds + 2):
-        for name, step in impls.items():
-            st = states[name]
-            t0 = time.perf_counter()
-            st[0], st[1] = step(st[0], st[1], grads)
-            jax.block_until_ready(st)
-            if r >= 2:
-                times[name].append(time.perf_counter() - t0)
-        t0 = time.perf_counter()
-        tri[0] = jax.block_until_ready(triad(tri[0], tri[1]))
-        if r >= 2:
-            times["triad a*s+b"].append(time.perf_counter() - t0)
+        for run in runners:
+            run.run(timed=r >= 2)
     # Same rule, same steps: the native kernel must give jaxlearn's numbers.
-    for a, b in zip(states["native single pass (C++ FFI)"][0], states["jaxlearn (XLA)"][0]):
+    for a, b in zip(runners[0].params, runners[1].params):
         np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-6, atol=1e-7)
-    med = {k: statistics.median(v) for k, v in times.items()}
+    med = {run.name: statistics.median(run.times) for run in runners}
     triad_gbs = 3 * 4 * n / med["triad a*s+b"] / 1e9
     rows = []
     for name, t in med.items():
