@@ -5,7 +5,7 @@
 
 Each step is ``(params, state) -> (params + update, new_state)`` in one ``jax.jit`` with params
 and state donated (``donate_argnums=(0, 1)``), for jaxlearn (``jaxlearn.optim.fused_step``: the
-default tree path, small leaves packed), jaxlearn's flat mode (params, grads and state as one
+default tree path, one fused loop per leaf), jaxlearn's flat mode (params, grads and state as one
 buffer per dtype, ``jaxlearn.optim.flat``) and optax (``opt.update`` then
 ``optax.apply_updates``, the same donation). The NumPy row is the book's in-place update
 (``tests/book_optimizers.py``) on float32 arrays. Implementations are interleaved round by

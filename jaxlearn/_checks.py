@@ -13,6 +13,8 @@ from typing import Any
 import jax
 import numpy as np
 
+from jaxlearn._compat import Tracer
+
 
 def concrete_scalar(name: str, value: Any) -> float | None:
     """The float value of a scalar argument, or None when it is a tracer.
@@ -28,7 +30,7 @@ def concrete_scalar(name: str, value: Any) -> float | None:
     """
     if isinstance(value, (bool, np.bool_)):
         raise TypeError(f"{name} must be a number, got a bool ({value!r})")
-    if isinstance(value, jax.core.Tracer):
+    if isinstance(value, Tracer):
         if value.shape != ():
             raise ValueError(f"{name} must be a scalar, got an array of shape {value.shape}")
         return None

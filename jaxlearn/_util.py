@@ -7,6 +7,8 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
+from jaxlearn._compat import Tracer
+
 
 def is_concrete(value: Any) -> bool:
     """True when ``value`` can be inspected in Python (not a tracer under jit/vmap/grad).
@@ -16,7 +18,7 @@ def is_concrete(value: Any) -> bool:
     >>> is_concrete(1.0), seen
     (True, [False])
     """
-    return not isinstance(value, jax.core.Tracer)
+    return not isinstance(value, Tracer)
 
 
 def is_prng_key(value: Any) -> bool:

@@ -33,6 +33,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxlearn._compat import weak_typed
 from jaxlearn._util import is_prng_key
 
 PyTree = Any
@@ -282,19 +283,9 @@ def _decode(path: Path, rec: dict, payload: memoryview) -> Any:
         return arr
     out = jnp.asarray(arr)
     if rec.get("weak_type"):
-        out = _weaken(out)
+        out = weak_typed(out)
     return out
 
-
-def _weaken(x: jax.Array) -> jax.Array:
-    """The same values as a weakly-typed array (as ``jnp.asarray(1.0)`` is), so a loaded
-    state has the abstract type of the saved one and a jitted step does not recompile."""
-    try:
-        from jax._src.lax.lax import _convert_element_type
-
-        return _convert_element_type(x, x.dtype, weak_type=True)
-    except Exception:  # pragma: no cover - private API moved: keep the strong array
-        return x
 
 
 def _nested(records: list[dict], leaves: list[Any]) -> Any:

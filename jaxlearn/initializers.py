@@ -20,6 +20,7 @@ import jax
 import jax.numpy as jnp
 
 from jaxlearn._checks import check_non_negative
+from jaxlearn._compat import Tracer
 
 Initializer = Callable[..., jax.Array]
 Axes = int | Sequence[int]
@@ -86,7 +87,7 @@ def normal(std: float = 0.01) -> Initializer:
         ((784, 100), dtype('float32'))
     """
     check_non_negative("std", std)  # TypeError for bools/strings, ValueError for std < 0
-    if isinstance(std, jax.core.Tracer):
+    if isinstance(std, Tracer):
         raise TypeError("std must be a concrete number, not a traced value")
     std = float(std)
     return _gaussian(lambda shape: std)

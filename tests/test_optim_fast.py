@@ -1,4 +1,4 @@
-"""The fast paths: fused update_and_apply, packed small leaves, flat (multi-tensor) mode."""
+"""The fast paths: fused update_and_apply and flat (multi-tensor) mode."""
 
 import jax
 import jax.numpy as jnp
@@ -7,7 +7,6 @@ import optax
 import pytest
 
 import jaxlearn.optim as jo
-import jaxlearn.optim.base as base
 from jaxlearn.optim import RULES
 from jaxlearn.optim.flat import FlatBuffers, flat, ravel
 
@@ -101,35 +100,6 @@ def test_update_and_apply_falls_back_for_plain_optax():
     close(new, optax.apply_updates(params, u))
     close(new_state, ref_state)
     assert not np.allclose(new["w"], params["w"])
-
-
-@pytest.mark.parametrize("name", NAMES)
-def test_packed_path_equals_per_leaf_path(name, monkeypatch):
-    params = mixed_tree()
-    monkeypatch.setattr(base, "PACK_MAX_SIZE", 0)
-    per_leaf = jax.jit(lambda p: run_tree(make(name), p, 3, fused=False))(params)
-    per_leaf_fused = jax.jit(lambda p: run_tree(make(name), p, 3, fused=True))(params)
-    monkeypatch.setattr(base, "PACK_MAX_SIZE", 1000)
-    packed = jax.jit(lambda p: run_tree(make(name), p, 3, fused=False))(params)
-    packed_fused = jax.jit(lambda p: run_tree(make(name), p, 3, fused=True))(params)
-    close(packed, per_leaf)
-    close(packed_fused, per_leaf_fused)
-    close(packed_fused[0], per_leaf[0])
-    # f32 leaves: the same operations; XLA may contract (FMA) and vectorise differently, and
-    # over 3 steps those roundings compound (seen: up to 8 ulp for Nesterov)
-    np.testing.assert_array_max_ulp(packed[0]["layer"]["W"], per_leaf[0]["layer"]["W"], maxulp=16)
-
-
-def test_packing_really_concatenates(monkeypatch):
-    """With packing on, the jitted update holds a concatenate per group and input."""
-    opt = jo.adam()
-    params = [jnp.ones(3), jnp.ones(4), jnp.ones(5, jnp.bfloat16), jnp.ones(6, jnp.bfloat16)]
-    monkeypatch.setattr(base, "PACK_MAX_SIZE", 100)
-    jaxpr = jax.make_jaxpr(lambda *a: opt.update(*a))(params, opt.init(params), params)
-    assert str(jaxpr).count("concatenate") == 6  # (f32, bf16) x (g, m, v)
-    monkeypatch.setattr(base, "PACK_MAX_SIZE", 0)
-    jaxpr = jax.make_jaxpr(lambda *a: opt.update(*a))(params, opt.init(params), params)
-    assert "concatenate" not in str(jaxpr)
 
 
 @pytest.mark.parametrize("name", NAMES)

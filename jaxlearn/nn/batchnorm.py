@@ -36,6 +36,7 @@ import jax.numpy as jnp
 from jax import lax
 
 from jaxlearn._checks import check_non_negative, check_unit_interval
+from jaxlearn._compat import axis_size, varying_axes
 from jaxlearn._util import compute_dtype, is_concrete
 
 Array = jax.Array
@@ -186,19 +187,10 @@ def _train_bwd(eps, reduce, axis_name, res, cts):
     sum_dy, sum_xhat_dy = dbeta, dgamma
     if axis_name is not None:
         sum_dy, sum_xhat_dy = lax.psum((dbeta, dgamma), axis_name)
-        n = n * lax.axis_size(axis_name)
+        n = n * axis_size(axis_name)
     dx = (gamma / std) * (dy - (sum_dy + xhat * sum_xhat_dy) / n)
     dgamma, dbeta = (_match_vma(d, p, x, axis_name) for d, p in ((dgamma, gamma), (dbeta, beta)))
     return dx.astype(x.dtype), dgamma.astype(gamma.dtype), dbeta.astype(beta.dtype)
-
-
-def _varying(value: Array) -> frozenset | None:
-    """Mesh axes a value varies over inside shard_map (None where jax does not track them)."""
-    aval = jax.typeof(value)
-    varying = getattr(aval, "vma", None)  # jax <= 0.8 spelling
-    if varying is None:
-        varying = getattr(getattr(aval, "manual_axis_type", None), "varying", None)
-    return varying
 
 
 def _match_vma(ct: Array, primal: Array, x: Array, axis_name: Any) -> Array:
@@ -212,7 +204,7 @@ def _match_vma(ct: Array, primal: Array, x: Array, axis_name: Any) -> Array:
     if axis_name is None:
         return ct
     names = axis_name if isinstance(axis_name, tuple) else (axis_name,)
-    vx, vp = _varying(x), _varying(primal)
+    vx, vp = varying_axes(x), varying_axes(primal)
     if vx and vp is not None and any(n in vx for n in names):
         if not any(n in vp for n in names):
             return lax.psum(ct, axis_name)
@@ -303,7 +295,7 @@ def batch_norm(
 
     n = math.prod(x.shape[a] for a in reduce)
     if axis_name is not None:
-        n *= lax.axis_size(axis_name)
+        n *= axis_size(axis_name)
     if n < 2:
         raise ValueError(
             f"batch_norm(train=True) got a batch of one (x shape {x.shape}, reduced axes "

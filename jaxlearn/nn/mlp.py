@@ -38,6 +38,7 @@ import jax.numpy as jnp
 
 from jaxlearn import initializers
 from jaxlearn._checks import check_non_negative, check_unit_interval
+from jaxlearn._compat import axis_size
 from jaxlearn.nn.batchnorm import batch_norm, batchnorm_init
 from jaxlearn.nn.dropout import dropout
 from jaxlearn.nn.regularization import l2_penalty
@@ -253,7 +254,7 @@ def _global_dropout(key: Array, h: Array, rate: float, axis_name: Any) -> Array:
     ``dropout`` applied to ones of the global shape), then sliced at this device's offset.
     """
     n = h.shape[0]
-    size, index = jax.lax.axis_size(axis_name), jax.lax.axis_index(axis_name)
+    size, index = axis_size(axis_name), jax.lax.axis_index(axis_name)
     keep = dropout(key, jnp.ones((n * size, *h.shape[1:]), jnp.float32), rate, train=True)
     keep = jax.lax.dynamic_slice_in_dim(keep, index * n, n)
     return jnp.where(keep != 0, h, jnp.zeros((), h.dtype))

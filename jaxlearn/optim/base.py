@@ -204,17 +204,6 @@ def apply_leaf(
     return (out[0].astype(g.dtype), *(o.astype(s.dtype) for o, s in zip(out[1:], slots)))
 
 
-#: Leaves with at most this many elements are *packed*: inside ``update``, all small leaves that
-#: share a (grad dtype, accumulator dtypes, param dtype) group are concatenated into one buffer,
-#: the rule runs once on it, and the results are split back. Read at trace time (tests and users
-#: may change it); packing changes no value: the same element-wise operations run in the same
-#: dtypes. **Off (0) by default**: with jax 0.10 on CPU the split back costs one distinct
-#: compiled kernel per leaf and output (~20 ms of compile time each, so minutes for 2,000
-#: leaves) and saves no run time, because XLA still launches one kernel per output leaf. For
-#: trees of many small leaves use the flat mode (:mod:`jaxlearn.optim.flat`) instead.
-PACK_MAX_SIZE = 0
-
-
 class Transformation(optax.GradientTransformation):
     """An optax ``GradientTransformation`` that also carries its :class:`ElementwiseRule`.
 
@@ -255,67 +244,25 @@ def run_rule(
     g_leaves: Sequence[Array],
     slot_leaves: Sequence[Sequence[Array]],
     p_leaves: Sequence[Array] | None = None,
-    pack_max_size: int | None = None,
 ) -> list[tuple[Array, ...]]:
-    """Run a rule on lists of leaves, packing the small ones; one output tuple per leaf.
+    """Run a rule on lists of leaves, one output tuple per leaf.
 
     ``slot_leaves[k][i]`` is accumulator ``k`` of leaf ``i``. Each output is
-    ``(update, *new_slots)``, or ``(new_param, *new_slots)`` when ``p_leaves`` is given. Leaves
-    with at most ``pack_max_size`` elements (default :data:`PACK_MAX_SIZE`) are grouped by their
-    dtypes (gradient, each accumulator, parameter), concatenated into one 1-D buffer per group,
-    updated by one call of the rule and sliced back, so a tree of thousands of small leaves
-    costs a handful of compiled loops instead of thousands. Every element sees the same
-    operations in the same dtypes as on the per-leaf path.
+    ``(update, *new_slots)``, or ``(new_param, *new_slots)`` when ``p_leaves`` is given. For
+    trees of many small leaves, the flat mode (:mod:`jaxlearn.optim.flat`) runs the same rule on
+    one buffer per dtype instead.
 
     >>> import jax.numpy as jnp, jaxlearn as jl
     >>> rule = jl.sgd(lr=0.5).rule
     >>> scalars = rule.scalars(jnp.int32(0))
-    >>> run_rule(rule, scalars, [jnp.ones(2), jnp.ones(())], [], [jnp.zeros(2), jnp.ones(())],
-    ...          pack_max_size=16)
+    >>> run_rule(rule, scalars, [jnp.ones(2), jnp.ones(())], [], [jnp.zeros(2), jnp.ones(())])
     [(Array([-0.5, -0.5], dtype=float32),), (Array(0.5, dtype=float32),)]
     """
-    limit = PACK_MAX_SIZE if pack_max_size is None else pack_max_size
-    n = len(g_leaves)
-    slots_of = [[sl[i] for sl in slot_leaves] for i in range(n)]
-    p_of = [None] * n if p_leaves is None else list(p_leaves)
-    results: list[tuple[Array, ...] | None] = [None] * n
-    groups: dict[tuple, list[int]] = {}
-    for i, g in enumerate(g_leaves):
-        if np.size(g) <= limit:
-            key = (
-                jnp.dtype(g.dtype),
-                tuple(jnp.dtype(s.dtype) for s in slots_of[i]),
-                None if p_of[i] is None else jnp.dtype(p_of[i].dtype),
-            )
-            groups.setdefault(key, []).append(i)
-        else:
-            results[i] = _leaf_step(rule, scalars, g, slots_of[i], p_of[i])
-    for idx in groups.values():
-        if len(idx) == 1:
-            i = idx[0]
-            results[i] = _leaf_step(rule, scalars, g_leaves[i], slots_of[i], p_of[i])
-            continue
-
-        def cat(leaves):
-            return jnp.concatenate([jnp.reshape(x, -1) for x in leaves])
-
-        ins = (
-            cat([g_leaves[i] for i in idx]),
-            [cat([slots_of[i][k] for i in idx]) for k in range(len(slot_leaves))],
-            None if p_leaves is None else cat([p_of[i] for i in idx]),
-        )
-        # Barriers keep XLA from fusing the many-operand concatenation into every consumer and
-        # the rule into every slice (measured: 2x faster run, less compile time).
-        outs = jax.lax.optimization_barrier(
-            _leaf_step(rule, scalars, *jax.lax.optimization_barrier(ins))
-        )
-        offset = 0
-        for i in idx:
-            shape = np.shape(g_leaves[i])
-            size = int(np.prod(shape, dtype=np.int64))
-            results[i] = tuple(jnp.reshape(o[offset : offset + size], shape) for o in outs)
-            offset += size
-    return results  # type: ignore[return-value]
+    p_leaves = [None] * len(g_leaves) if p_leaves is None else p_leaves
+    return [
+        _leaf_step(rule, scalars, g, [sl[i] for sl in slot_leaves], p_leaves[i])
+        for i, g in enumerate(g_leaves)
+    ]
 
 
 def elementwise_transformation(rule: ElementwiseRule) -> Transformation:
@@ -324,7 +271,7 @@ def elementwise_transformation(rule: ElementwiseRule) -> Transformation:
     ``init(params)`` returns ``rule.state_cls(count=int32 0, **{slot: zeros_like(params)})``.
     ``update(grads, state, params=None)`` checks ``grads`` against the state (structure, shapes,
     floating dtypes; all static, so free under ``jit``), evaluates the step scalars once and
-    applies ``rule.leaf`` to every leaf (small leaves packed, see :func:`run_rule`). ``None``
+    applies ``rule.leaf`` to every leaf (see :func:`run_rule`). ``None``
     leaves stay ``None``. The returned pair also has ``update_and_apply(grads, state, params)
     -> (params + ΔW, new_state)``, the same result as ``update`` then :func:`apply_updates`
     computed in one pass per leaf.

@@ -4,7 +4,7 @@ An optimizer step is memory-bound: Adam reads W, g, m, v and writes W, m, v, so 
 bytes moved. Calling ``update`` and then ``apply_updates`` inside one ``jax.jit`` already lets
 XLA fuse them; the helpers here go further:
 
-* :func:`update_and_apply` computes ``W + ΔW`` inside the rule's own per-leaf (or packed)
+* :func:`update_and_apply` computes ``W + ΔW`` inside the rule's own per-leaf
   function for jaxlearn's rules, so ``ΔW`` never exists as a separate array; for any other
   optax transformation it falls back to ``update`` then ``apply_updates``;
 * :func:`fused_step` and :func:`make_step` return ``jax.jit``-compiled steps that *donate* the

@@ -19,6 +19,7 @@ import numpy as np
 import optax
 from jax import lax
 
+from jaxlearn._compat import Tracer
 from jaxlearn.optim.base import safe_increment
 
 PyTree = Any
@@ -162,7 +163,7 @@ def skip_nonfinite(
         consecutive = jnp.where(finite, 0, safe_increment(state.consecutive)).astype(jnp.int32)
         over = consecutive > max_consecutive
         if on_limit == "raise":
-            if isinstance(over, jax.core.Tracer):
+            if isinstance(over, Tracer):
 
                 def _raise_if_over(flag, count):
                     if bool(flag):

@@ -30,6 +30,8 @@ from jax import lax
 from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 
+from jaxlearn._compat import axis_size as compat_axis_size
+from jaxlearn._compat import pcast_varying, varying_axes
 from jaxlearn._util import is_prng_key
 
 Array = jax.Array
@@ -192,20 +194,13 @@ def to_varying(tree: Any, axis_name: Any) -> Any:
     device its own gradient in every case, so a following ``lax.pmean`` is the mean gradient
     everywhere.
     """
-    pcast = getattr(lax, "pcast", None)
-    if pcast is None:  # pragma: no cover - older jax: lax.pvary
-        pvary = getattr(lax, "pvary", None)
-        if pvary is None:
-            return tree
-        pcast = lambda x, name, to: pvary(x, name)  # noqa: E731
     names = axis_name if isinstance(axis_name, tuple) else (axis_name,)
 
     def one(x):
-        aval = jax.typeof(x)
-        vma = getattr(aval, "vma", None)
-        if vma is not None and all(n in vma for n in names):
+        varying = varying_axes(x)
+        if varying is not None and all(n in varying for n in names):
             return x
-        return pcast(x, axis_name, to="varying")
+        return pcast_varying(x, axis_name)
 
     return jax.tree.map(one, tree)
 
@@ -215,7 +210,7 @@ def local_rows(x: Array, axis_name: Any) -> Array:
 
     ``x.shape[0]`` must be divisible by the axis size (checked statically by the callers).
     """
-    size = lax.axis_size(axis_name)
+    size = compat_axis_size(axis_name)
     n = x.shape[0] // size
     return lax.dynamic_slice_in_dim(x, lax.axis_index(axis_name) * n, n)
 
@@ -227,7 +222,7 @@ def sharded_accuracy(accuracy_counts: Any, x: Array, t: Array, axis_name: Any) -
     The rows are padded to a multiple of the axis size; the integer counts are summed with
     ``psum``, so the result equals the one-device accuracy exactly.
     """
-    size = lax.axis_size(axis_name)
+    size = compat_axis_size(axis_name)
     n = x.shape[0]
     per = -(-n // size)
     pad = per * size - n

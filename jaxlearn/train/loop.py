@@ -23,6 +23,7 @@ import numpy as np
 from jax.sharding import Mesh
 from jax.sharding import PartitionSpec as P
 
+from jaxlearn._compat import shard_map
 from jaxlearn._util import is_prng_key
 from jaxlearn.nn import mlp
 from jaxlearn.nn.mlp import MLPConfig
@@ -251,7 +252,7 @@ def _program(
     if mesh is not None:
         spec = P(trial_axis) if trial_axis else P()
         key_spec = spec if vmapped and not shared_key else P()
-        fn = jax.shard_map(
+        fn = shard_map(
             fn, mesh=mesh, in_specs=(spec, spec, key_spec, P(), P()), out_specs=(spec, spec, spec)
         )
     # The carry (params, state, optimizer state, permutation) is donated: updated in place.

@@ -16,6 +16,7 @@ from typing import Any, Union
 import jax
 from jax.sharding import PartitionSpec as P
 
+from jaxlearn._compat import shard_map
 from jaxlearn.nn import mlp
 from jaxlearn.nn.mlp import MLPConfig
 from jaxlearn.nn.regularization import l2_penalty
@@ -214,7 +215,7 @@ def make_train_step(
 
     rep_, batch = P(), P(data)
     sharded = jax.jit(
-        jax.shard_map(
+        shard_map(
             local, mesh=mesh, in_specs=(rep_, rep_, rep_, batch, batch, rep_, rep_),
             out_specs=rep_,
         ),
