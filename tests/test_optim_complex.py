@@ -114,9 +114,9 @@ def test_complex_adam_is_optax_adam_with_a_step_dependent_eps(stream):
     """Book Adam(ε) = optax Adam(ε_t), ε_t = ε / √(1 − β2^t), on complex trees as on real."""
     params, grads = stream
     eps, b1, b2 = 1e-3, 0.9, 0.999
-    ours, _ = run(jl.adam(lr=0.01, eps=eps), params, grads[:8])
+    ours, _ = run(jl.adam(lr=0.01, eps=eps), params, grads[:4])
     state = optax.adam(0.01).init(params)
-    for t, (g, u) in enumerate(zip(grads[:8], ours), start=1):
+    for t, (g, u) in enumerate(zip(grads[:4], ours), start=1):
         eps_t = eps / np.sqrt(1 - b2**t)
         theirs, state = optax.adam(0.01, b1=b1, b2=b2, eps=eps_t).update(g, state, params)
         assert_close([u], [theirs])
@@ -131,7 +131,7 @@ def test_complex_momentum_states_are_complex_and_equal_to_optax_trace(stream):
         np.testing.assert_allclose(v, -0.03 * t, rtol=1e-9, atol=1e-13)  # v = −η t
 
 
-@pytest.mark.parametrize("name", list(jl.RULES))
+@pytest.mark.parametrize("name", ["nesterov", "adagrad", "adam"])  # complex, real, both slots
 def test_complex64_update_and_apply_and_flat_equal_update(name):
     """complex64 (float32 arithmetic): the fused and the flat paths give the tree path's
     numbers (to float32 rounding: XLA fuses W + ΔW differently) and keep every dtype."""

@@ -366,6 +366,10 @@ def test_state_dtype_errors():
     opt = jl.adam(mu_dtype=jnp.bfloat16)
     with pytest.raises(ValueError, match=r"the m of params\['z'\] \(complex64\) is complex"):
         opt.init({"x": jnp.ones(2), "z": jnp.ones(2, jnp.complex64)})
+    # Under inject_hyperparams a dtype given as a string is a static argument, as in optax.
+    state = optax.inject_hyperparams(jl.adam)(lr=0.01, mu_dtype="bfloat16").init(small_tree())
+    assert state.inner_state.m["w"].dtype == jnp.bfloat16
+    assert state.inner_state.v["w"].dtype == jnp.float32
     # A second moment is real: a bfloat16 one is fine for complex parameters.
     state = jl.adagrad(accumulator_dtype=jnp.bfloat16).init({"z": jnp.ones(2, jnp.complex64)})
     assert state.sum_of_squares["z"].dtype == jnp.bfloat16

@@ -19,7 +19,7 @@ from jaxlearn.optim.flat import (
 from jaxlearn.optim.fused import fused_step, make_step, update_and_apply
 from jaxlearn.optim.momentum import MomentumState, momentum
 from jaxlearn.optim.nesterov import NesterovState, nesterov
-from jaxlearn.optim.rmsprop import RMSpropState, rmsprop
+from jaxlearn.optim.rmsprop import RMSpropState, RMSpropVariantState, rmsprop
 from jaxlearn.optim.sgd import SGDState, sgd
 
 __all__ = [
@@ -31,6 +31,7 @@ __all__ = [
     "MomentumState",
     "NesterovState",
     "RMSpropState",
+    "RMSpropVariantState",
     "SGDState",
     "ScalarOrSchedule",
     "Transformation",
