@@ -79,4 +79,13 @@ def adam(
         v = b2 * v + (1 - b2) * (g * g)
         return -lr_t * m / (jnp.sqrt(v) + eps), m, v
 
-    return elementwise_transformation(ElementwiseRule("adam", ("m", "v"), AdamState, scalars, leaf))
+    return elementwise_transformation(
+        ElementwiseRule(
+            "adam",
+            ("m", "v"),
+            AdamState,
+            scalars,
+            leaf,
+            {"lr": lr, "beta1": beta1, "beta2": beta2, "eps": eps},
+        )
+    )

@@ -179,6 +179,8 @@ class ElementwiseRule:
       state_cls: the NamedTuple of the state, fields ``('count', *slots)``.
       scalars: ``count -> {name: scalar}``, evaluated once per step in float32/float64.
       leaf: the per-element formula ``(g, *slots, **scalars) -> (update, *new_slots)``.
+      hyperparams: the arguments the rule was built with, by name (``{'lr': 0.01}``): what a
+        report or a learning-rate sweep reads, so no one inspects the factory's signature.
     """
 
     name: str
@@ -186,6 +188,7 @@ class ElementwiseRule:
     state_cls: type
     scalars: ScalarsFn
     leaf: LeafFn
+    hyperparams: Mapping[str, Any] = dataclasses.field(default_factory=dict)
 
 
 def apply_leaf(
@@ -209,12 +212,15 @@ class Transformation(optax.GradientTransformation):
 
     It *is* the ``(init, update)`` NamedTuple optax expects (``optax.chain``,
     ``optax.inject_hyperparams`` and tuple unpacking all see exactly two fields); the extra
-    ``rule`` attribute lets jaxlearn's fast paths reuse the same per-element formula, and the
+    ``rule`` attribute lets jaxlearn's fast paths reuse the same per-element formula,
+    ``hyperparams`` holds the arguments it was built with (``jl.adam().hyperparams['lr']`` is
+    0.001), and the
     extra ``update_and_apply(grads, state, params) -> (new_params, new_state)`` attribute runs
     the rule and ``W + ΔW`` in the same per-leaf pass (see :func:`jaxlearn.optim.fused`).
     """
 
     rule: ElementwiseRule
+    hyperparams: dict[str, Any]
     update_and_apply: Callable[..., tuple[PyTree, Any]]
 
 
@@ -323,6 +329,7 @@ def elementwise_transformation(rule: ElementwiseRule) -> Transformation:
 
     transformation = Transformation(init, update)
     transformation.rule = rule
+    transformation.hyperparams = dict(rule.hyperparams)
     transformation.update_and_apply = update_and_apply
     return transformation
 
