@@ -112,10 +112,6 @@ class Item:
     def fullname(self) -> str:
         return f"{self.module}.{self.name}"
 
-    @property
-    def docname(self) -> str:
-        return f"{API_DIR}/{self.module}/{self.name}"
-
 
 @dataclass
 class Reference:
