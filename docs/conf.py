@@ -57,16 +57,6 @@ nitpick_ignore_regex = [
     # Other libraries' types in signatures: their sites are not fetched (the build is offline).
     (r"py:.*", r"(jax|jaxlib|optax|numpy|np|collections|os|pathlib|typing|types)\..*"),
 ]
-# Docstring references that lead nowhere today (each listed in issue 17's report): delete a line
-# once its docstring is fixed.
-nitpick_ignore = [
-    ("py:data", "QUICK_ITERATIONS"),  # compare_optimizers: a private constant
-    ("py:func", "jaxlearn.optim.fused"),  # Transformation: a module, named with :func:
-    ("py:func", "run_rule"),  # elementwise_transformation: not exported (optim/base.py)
-    ("py:func", "jaxlearn.train.distributed.to_varying"),  # train_step: not in __all__
-    ("py:class", "Others as in the other"),  # hyperparameter_search: read as an argument
-    ("py:class", "iterations /"),  # train: "iterations / epochs:" read as an argument
-]
 
 # --- Markdown and notebooks ---------------------------------------------------------------------
 myst_enable_extensions = ["dollarmath", "amsmath"]

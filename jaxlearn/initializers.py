@@ -27,8 +27,9 @@ Axes = int | Sequence[int]
 
 __all__ = ["GAINS", "fan_in", "he", "normal", "weight_std", "xavier"]
 
-#: The book's named scales: ``std = sqrt(gain / fan_in)``. 'he' (and 'relu', the activation it
-#: is for) has gain 2; 'xavier' (and 'sigmoid') has gain 1, the book's fan-in-only "Xavier".
+#: The gain of each of the book's named scales, ``std = sqrt(gain / fan_in)``: 'he' (and 'relu',
+#: the activation it is for) has gain 2; 'xavier' (and 'sigmoid') gain 1, the book's fan-in-only
+#: "Xavier".
 GAINS: dict[str, float] = {"he": 2.0, "relu": 2.0, "xavier": 1.0, "sigmoid": 1.0}
 
 

@@ -52,7 +52,7 @@ def compare_optimizers(
       dataset: a data set name or ``((x_train, t_train), (x_test, t_test))`` arrays.
       iterations: updates per rule (default 2000, the book's; 500 with ``quick``).
       batch_size, hidden: the book's 128 and [100]×4.
-      quick: the shorter run (:data:`QUICK_ITERATIONS`).
+      quick: the shorter run (``QUICK_ITERATIONS``, 500).
       progress: show a progress bar per rule (default: when stderr is a terminal).
 
     Returns:

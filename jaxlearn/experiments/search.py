@@ -56,7 +56,9 @@ def hyperparameter_search(
         of ``jax.devices()``), or a ``jax.sharding.Mesh`` with a ``'trials'`` and/or a
         ``'data'`` axis (see :func:`jaxlearn.train.train_many`). The trials are the same and
         so are their results, to float rounding.
-      Others as in the other experiments (the book's 50 epochs, batch 100, [100]×6).
+      key, dataset, quick, progress: as in the other experiments.
+      epochs, train_size, validation_rate, batch_size, hidden: the book's 50, 500, 0.2, 100
+        and [100]×6.
 
     Returns:
       ``{'experiment': 'search', 'config': {'dataset', 'train_size', 'validation_size',

@@ -9,7 +9,7 @@ import jax.numpy as jnp
 
 __all__ = ["ACTIVATIONS", "activation"]
 
-#: Name → function: the book's ``Relu``, ``Sigmoid`` layers and tanh.
+#: The activation functions by name (the book's ``Relu`` and ``Sigmoid`` layers, and tanh).
 ACTIVATIONS: dict[str, Callable[[jax.Array], jax.Array]] = {
     "relu": jax.nn.relu,
     "sigmoid": jax.nn.sigmoid,

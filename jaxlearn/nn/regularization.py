@@ -14,6 +14,15 @@ from jaxlearn._checks import check_non_negative
 
 Mask = Any  # None, a pytree of bools shaped like params, or params -> such a pytree
 
+__all__ = [
+    "AddWeightDecayState",
+    "add_weight_decay",
+    "decay_mask",
+    "is_weight",
+    "l2_penalty",
+    "with_weight_decay",
+]
+
 
 def is_weight(leaf: Any) -> bool:
     """Whether a parameter leaf is a weight: ndim >= 2 (an affine matrix or a conv kernel).

@@ -216,7 +216,7 @@ class Transformation(optax.GradientTransformation):
     ``hyperparams`` holds the arguments it was built with (``jl.adam().hyperparams['lr']`` is
     0.001), and the
     extra ``update_and_apply(grads, state, params) -> (new_params, new_state)`` attribute runs
-    the rule and ``W + ΔW`` in the same per-leaf pass (see :func:`jaxlearn.optim.fused`).
+    the rule and ``W + ΔW`` in the same per-leaf pass (see :func:`jaxlearn.fast.update_and_apply`).
     """
 
     rule: ElementwiseRule
@@ -277,7 +277,7 @@ def elementwise_transformation(rule: ElementwiseRule) -> Transformation:
     ``init(params)`` returns ``rule.state_cls(count=int32 0, **{slot: zeros_like(params)})``.
     ``update(grads, state, params=None)`` checks ``grads`` against the state (structure, shapes,
     floating dtypes; all static, so free under ``jit``), evaluates the step scalars once and
-    applies ``rule.leaf`` to every leaf (see :func:`run_rule`). ``None``
+    applies ``rule.leaf`` to every leaf (``run_rule``). ``None``
     leaves stay ``None``. The returned pair also has ``update_and_apply(grads, state, params)
     -> (params + ΔW, new_state)``, the same result as ``update`` then :func:`apply_updates`
     computed in one pass per leaf.

@@ -51,6 +51,7 @@ __all__ = [
     "replicate",
     "require_axes",
     "shard_batch",
+    "to_varying",
 ]
 
 
