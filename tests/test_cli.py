@@ -20,7 +20,8 @@ def test_paths_prints_the_table_and_writes_figures(tmp_path, capsys):
     for name in ("paths.png", "paths_overlay.png", "paths.json"):
         assert (tmp_path / name).stat().st_size > 0
     saved = json.loads((tmp_path / "paths.json").read_text())
-    assert saved["sgd"]["lr"] == 0.95 and len(saved["sgd"]["path"]) == 31
+    assert saved["runs"]["sgd"]["lr"] == 0.95 and len(saved["runs"]["sgd"]["path"]) == 31
+    assert saved["config"] == {"steps": 30, "start": [-7.0, 2.0]}
 
 
 def test_histograms_table(tmp_path, capsys):

@@ -23,7 +23,7 @@ QUICK = dict(dataset="mnist-5k", quick=True, progress=False, key=0)
 def test_sgd_is_the_slowest_update_rule():
     r = E.compare_optimizers(**QUICK)
     final = {rule: run["final_loss"] for rule, run in r["runs"].items()}
-    assert r["iterations"] == 500
+    assert r["config"]["iterations"] == 500
     assert max(final, key=final.get) == "sgd", final
     # Not a near tie: every adaptive/momentum rule ends well below SGD.
     assert all(final[rule] < 0.5 * final["sgd"] for rule in ("momentum", "adagrad", "adam"))

@@ -7,6 +7,7 @@ files are read by a strict reader (:mod:`jaxlearn.data.idx`), found, checked and
 """
 
 from jaxlearn.data.idx import DatasetError, parse_idx, read_idx, write_idx
+from jaxlearn.data.labels import class_indices
 from jaxlearn.data.load import DATASET_NAMES, as_dataset, available, load, resolve_dataset
 from jaxlearn.data.sources import DATASETS, cache_dir, download, search_dirs
 
@@ -17,6 +18,7 @@ __all__ = [
     "as_dataset",
     "available",
     "cache_dir",
+    "class_indices",
     "download",
     "load",
     "parse_idx",

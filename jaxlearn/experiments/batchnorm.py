@@ -16,9 +16,10 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxlearn.experiments.common import DatasetLike, as_key, get_data
+from jaxlearn.experiments.report import Report, describe_hidden, pct
 from jaxlearn.nn import mlp
 from jaxlearn.optim import sgd
-from jaxlearn.train import init_many, train_many
+from jaxlearn.train import train_many
 
 EPOCHS, QUICK_EPOCHS = 20, 10
 TRAIN_SIZE = 1000
@@ -35,7 +36,7 @@ def batchnorm_comparison(
     lr: float = 0.01,
     hidden: Sequence[int] = (100,) * 5,
     quick: bool = False,
-    progress: bool = True,
+    progress: bool | None = None,
 ) -> dict:
     """Train with and without Batch Norm at each initial weight scale; record train accuracy.
 
@@ -50,7 +51,8 @@ def batchnorm_comparison(
       train_size, batch_size, lr, hidden: the book's 1000, 100, 0.01, [100]×5.
 
     Returns:
-      ``{'experiment', 'dataset', 'weight_scales' (S,), 'epochs' (E,) epoch numbers,
+      ``{'experiment': 'batchnorm', 'config': {'dataset', 'train_size', 'epochs',
+      'batch_size', 'lr', 'hidden'}, 'weight_scales' (S,), 'epochs' (E,) epoch numbers,
       'train_acc_bn' (S, E), 'train_acc_plain' (S, E), 'loss_bn' (S, iterations),
       'loss_plain' (S, iterations), 'bn_wins' (S,) bool: final accuracy with BN higher}``.
 
@@ -76,16 +78,24 @@ def batchnorm_comparison(
     out = {}
     for tag, use_bn in (("bn", True), ("plain", False)):
         net = mlp.make(x.shape[1], list(hidden), 10, use_batchnorm=use_bn)
-        params, state = init_many(net, k_init, len(scales), weight_scale=scales)
+        params, state = mlp.init_many(net, k_init, len(scales), weight_scale=scales)
         r = train_many(
             net, params, state, sgd(lr), data, key=keys, epochs=epochs, batch_size=batch_size,
             progress=progress, desc="Batch Norm" if use_bn else "no Batch Norm",
         )  # fmt: skip
         out[f"train_acc_{tag}"] = r.train_acc
         out[f"loss_{tag}"] = r.loss
+    config = {
+        "dataset": name,
+        "train_size": train_size,
+        "epochs": epochs,
+        "batch_size": batch_size,
+        "lr": lr,
+        "hidden": list(hidden),
+    }
     return {
         "experiment": "batchnorm",
-        "dataset": name,
+        "config": config,
         "weight_scales": scales,
         "epochs": np.arange(1, epochs + 1),
         **out,
@@ -93,4 +103,22 @@ def batchnorm_comparison(
     }
 
 
-__all__ = ["batchnorm_comparison"]
+def report(result: dict) -> Report:
+    """The table of :func:`batchnorm_comparison`' result: final train accuracy per scale."""
+    c, r = result["config"], result
+    rows = [
+        [f"{w:.3g}", pct(r["train_acc_plain"][i, -1]), pct(r["train_acc_bn"][i, -1]),
+         "Batch Norm" if r["bn_wins"][i] else "without"]
+        for i, w in enumerate(r["weight_scales"])
+    ]  # fmt: skip
+    return Report(
+        f"Batch Normalization on {c['dataset']} ({c['train_size']} training images, "
+        f"{describe_hidden(c['hidden'])}, SGD {c['lr']:g}, {c['epochs']} epochs): "
+        "final train accuracy",
+        ["W scale", "without BN", "with BN", "better"],
+        rows,
+        [f"Batch Norm is better at {int(np.sum(r['bn_wins']))} of {len(rows)} scales"],
+    )
+
+
+__all__ = ["batchnorm_comparison", "report"]

@@ -17,6 +17,27 @@ Array = jax.Array
 DatasetLike = Any
 
 
+#: Display names of the update rules, as the book writes them (curves, tables, legends).
+RULE_LABELS: dict[str, str] = {
+    "sgd": "SGD",
+    "momentum": "Momentum",
+    "nesterov": "Nesterov",
+    "adagrad": "AdaGrad",
+    "rmsprop": "RMSprop",
+    "adam": "Adam",
+}
+_DISPLAY = {**RULE_LABELS, "relu": "ReLU", "he": "He", "xavier": "Xavier"}
+
+
+def display(name: Any) -> str:
+    """The book's spelling of a rule, activation or initialisation name; others unchanged.
+
+    >>> display('adagrad'), display('relu'), display('he'), display(0.01)
+    ('AdaGrad', 'ReLU', 'He', '0.01')
+    """
+    return _DISPLAY.get(name, str(name)) if isinstance(name, str) else str(name)
+
+
 def as_key(key: Array | int) -> Array:
     """A PRNG key from a key or an int seed.
 

@@ -12,7 +12,15 @@ from collections.abc import Sequence
 import jax
 import jax.numpy as jnp
 
-from jaxlearn.experiments.common import DatasetLike, as_key, final_value, get_data, smooth_curve
+from jaxlearn.experiments.common import (
+    DatasetLike,
+    as_key,
+    display,
+    final_value,
+    get_data,
+    smooth_curve,
+)
+from jaxlearn.experiments.report import Report, describe_hidden, pct
 from jaxlearn.nn import mlp
 from jaxlearn.optim import sgd
 from jaxlearn.train import train_many
@@ -32,7 +40,7 @@ def compare_initializers(
     lr: float = 0.01,
     hidden: Sequence[int] = (100, 100, 100, 100),
     quick: bool = False,
-    progress: bool = True,
+    progress: bool | None = None,
 ) -> dict:
     """Train one ReLU network per initial weight scale with SGD; record the loss.
 
@@ -41,9 +49,9 @@ def compare_initializers(
     (default :data:`INIT_STDS`).
 
     Returns:
-      ``{'experiment', 'dataset', 'iterations', 'batch_size', 'lr', 'runs': {label: {'std'
-      (the std string or number), 'loss', 'smoothed_loss', 'final_loss', 'train_acc',
-      'test_acc'}}}``.
+      ``{'experiment': 'init', 'config': {'dataset', 'train_size', 'iterations', 'batch_size',
+      'lr', 'hidden', 'activation'}, 'runs': {label: {'std' (the std string or number), 'loss',
+      'smoothed_loss', 'final_loss', 'train_acc', 'test_acc'}}}``.
 
     >>> import numpy as np
     >>> rng = np.random.default_rng(0)
@@ -81,15 +89,34 @@ def compare_initializers(
             "train_acc": float(r.train_acc[i, -1]),
             "test_acc": float(r.test_acc[i, -1]),
         }
-    return {
-        "experiment": "init",
+    config = {
         "dataset": name,
+        "train_size": len(data[0][0]),
         "iterations": iterations,
         "batch_size": batch_size,
         "lr": lr,
         "hidden": list(hidden),
-        "runs": runs,
+        "activation": nets[0].activation,
     }
+    return {"experiment": "init", "config": config, "runs": runs}
 
 
-__all__ = ["INIT_STDS", "compare_initializers"]
+def report(result: dict) -> Report:
+    """The table of :func:`compare_initializers`' result: one row per initial weight scale."""
+    c = result["config"]
+    rows = [
+        [label, str(run["std"]), float(run["loss"][0]), run["final_loss"],
+         pct(run["train_acc"]), pct(run["test_acc"])]
+        for label, run in result["runs"].items()
+    ]  # fmt: skip
+    return Report(
+        f"Weight initialisation on {c['dataset']}: {describe_hidden(c['hidden'])} "
+        f"{display(c['activation'])}, SGD lr={c['lr']:g}, batch {c['batch_size']}, "
+        f"{c['iterations']} iterations",
+        ["init", "weight_init_std", "first loss", "final loss", "train acc", "test acc"],
+        rows,
+        ["ln 10 = 2.3026: the loss of a network that has learned nothing"],
+    )
+
+
+__all__ = ["INIT_STDS", "compare_initializers", "report"]

@@ -7,12 +7,19 @@ together.
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Sequence
 
 import jax
 
-from jaxlearn.experiments.common import DatasetLike, as_key, final_value, get_data, smooth_curve
+from jaxlearn.experiments.common import (
+    DatasetLike,
+    as_key,
+    display,
+    final_value,
+    get_data,
+    smooth_curve,
+)
+from jaxlearn.experiments.report import Report, describe_hidden, pct
 from jaxlearn.nn import mlp
 from jaxlearn.optim import RULES
 from jaxlearn.train import train
@@ -32,7 +39,7 @@ def compare_optimizers(
     batch_size: int = 128,
     hidden: Sequence[int] = (100, 100, 100, 100),
     quick: bool = False,
-    progress: bool = True,
+    progress: bool | None = None,
 ) -> dict:
     """Train the same network with each update rule and record the per-iteration loss.
 
@@ -45,11 +52,12 @@ def compare_optimizers(
       dataset: a data set name or ``((x_train, t_train), (x_test, t_test))`` arrays.
       iterations: updates per rule (default 2000, the book's; 500 with ``quick``).
       batch_size, hidden: the book's 128 and [100]×4.
-      quick: the shorter run (:data:`QUICK_ITERATIONS`).
-      progress: show a progress bar per rule.
+      quick: the shorter run (``QUICK_ITERATIONS``, 500).
+      progress: show a progress bar per rule (default: when stderr is a terminal).
 
     Returns:
-      ``{'experiment', 'dataset', 'iterations', 'batch_size', 'runs': {rule: {'lr', 'loss'
+      ``{'experiment': 'optimizers', 'config': {'dataset', 'train_size', 'iterations',
+      'batch_size', 'hidden', 'activation', 'weight_init_std'}, 'runs': {rule: {'lr', 'loss'
       (iterations,), 'smoothed_loss' (iterations,), 'final_loss' (mean of the last 5% of the
       smoothed curve), 'train_acc', 'test_acc'}}}``.
 
@@ -59,7 +67,7 @@ def compare_optimizers(
     ...         (rng.random((16, 784)), rng.integers(0, 10, 16)))
     >>> r = compare_optimizers(['sgd'], dataset=data, iterations=20, batch_size=8,
     ...                        hidden=[10], progress=False)
-    >>> r['runs']['sgd']['loss'].shape, r['dataset']
+    >>> r['runs']['sgd']['loss'].shape, r['config']['dataset']
     ((20,), 'user')
     """
     unknown = [r for r in rules if r not in RULES]
@@ -78,25 +86,54 @@ def compare_optimizers(
         )  # fmt: skip
         smoothed = smooth_curve(r.loss)
         runs[rule] = {
-            "lr": float(_default_lr(rule)),
+            "lr": float(opt.hyperparams["lr"]),
             "loss": r.loss,
             "smoothed_loss": smoothed,
             "final_loss": final_value(smoothed),
             "train_acc": float(r.train_acc[-1]),
             "test_acc": float(r.test_acc[-1]),
         }
-    return {
-        "experiment": "optimizers",
+    config = {
         "dataset": name,
+        "train_size": len(data[0][0]),
         "iterations": iterations,
         "batch_size": batch_size,
         "hidden": list(hidden),
-        "runs": runs,
+        "activation": net.activation,
+        "weight_init_std": net.weight_init_std,
     }
+    return {"experiment": "optimizers", "config": config, "runs": runs}
 
 
-def _default_lr(rule: str) -> float:
-    return inspect.signature(RULES[rule]).parameters["lr"].default
+def report(result: dict) -> Report:
+    """The table of :func:`compare_optimizers`' result: one row per rule.
+
+    >>> r = {'config': {'dataset': 'x', 'hidden': [10], 'activation': 'relu',
+    ...                 'weight_init_std': 'he', 'batch_size': 8, 'iterations': 20},
+    ...      'runs': {'sgd': {'lr': 0.01, 'loss': [2.3], 'final_loss': 1.5, 'train_acc': 0.5,
+    ...                       'test_acc': 0.4}}}
+    >>> print(report(r).title)
+    Update rules on x: [10]x1 ReLU, He init, batch 8, 20 iterations
+    """
+    c = result["config"]
+    runs = result["runs"]
+    rows = [
+        [display(n), run["lr"], float(run["loss"][0]), run["final_loss"],
+         pct(run["train_acc"]), pct(run["test_acc"])]
+        for n, run in runs.items()
+    ]  # fmt: skip
+    slowest = max(runs, key=lambda n: runs[n]["final_loss"])
+    return Report(
+        f"Update rules on {c['dataset']}: {describe_hidden(c['hidden'])} "
+        f"{display(c['activation'])}, {display(c['weight_init_std'])} init, "
+        f"batch {c['batch_size']}, {c['iterations']} iterations",
+        ["rule", "lr", "first loss", "final loss", "train acc", "test acc"],
+        rows,
+        [
+            "final loss: mean of the last 5% of the smoothed curve; slowest: "
+            f"{display(slowest)}"
+        ],
+    )
 
 
-__all__ = ["BOOK_RULES", "compare_optimizers"]
+__all__ = ["BOOK_RULES", "compare_optimizers", "report"]

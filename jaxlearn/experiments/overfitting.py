@@ -15,7 +15,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxlearn.experiments.common import DatasetLike, as_key, final_value, get_data
+from jaxlearn.experiments.report import Report, describe_hidden, pct
 from jaxlearn.nn import mlp
+from jaxlearn.nn.regularization import with_weight_decay
 from jaxlearn.optim import sgd
 from jaxlearn.train import train, train_many
 
@@ -29,6 +31,17 @@ def _subset(dataset: DatasetLike, train_size: int) -> tuple[str, tuple]:
     if train_size > len(x):
         raise ValueError(f"train_size ({train_size}) exceeds the {len(x)} training images")
     return name, ((x[:train_size], t[:train_size]), (xt, tt))
+
+
+def _config(name, train_size, epochs, batch_size, lr, hidden) -> dict:
+    return {
+        "dataset": name,
+        "train_size": train_size,
+        "epochs": epochs,
+        "batch_size": batch_size,
+        "lr": lr,
+        "hidden": list(hidden),
+    }
 
 
 def _summary(train_acc: np.ndarray, test_acc: np.ndarray) -> dict:
@@ -51,7 +64,7 @@ def weight_decay_experiment(
     lr: float = 0.01,
     hidden: Sequence[int] = (100,) * 6,
     quick: bool = False,
-    progress: bool = True,
+    progress: bool | None = None,
 ) -> dict:
     """Train on a tiny training set at each weight-decay λ (one ``vmap``-ed program).
 
@@ -59,7 +72,8 @@ def weight_decay_experiment(
     training subset and the full test set is measured after every epoch.
 
     Returns:
-      ``{'experiment', 'dataset', 'epochs' (E,), 'lambdas' (L,), 'train_acc' (L, E),
+      ``{'experiment': 'weight-decay', 'config': {'dataset', 'train_size', 'epochs',
+      'batch_size', 'lr', 'hidden'}, 'epochs' (E,), 'lambdas' (L,), 'train_acc' (L, E),
       'test_acc' (L, E), 'runs': [{'lambda', 'final_train_acc', 'final_test_acc', 'gap'} …]}``,
       the finals being means over the last 10% of epochs.
 
@@ -82,8 +96,9 @@ def weight_decay_experiment(
     k = len(lambdas)
     params, state = jax.tree.map(lambda a: jnp.stack([a] * k), (params, state))
     r = train_many(
-        net, params, state, sgd(lr), data, key=jnp.stack([k_train] * k), epochs=epochs,
-        batch_size=batch_size, weight_decay=lambdas, progress=progress, desc="weight decay",
+        net, params, state, with_weight_decay(sgd), data, key=jnp.stack([k_train] * k),
+        hyperparams={"lr": lr, "weight_decay": lambdas}, epochs=epochs, batch_size=batch_size,
+        progress=progress, desc="weight decay",
     )  # fmt: skip
     runs = [
         {"lambda": float(lam), **_summary(r.train_acc[i], r.test_acc[i])}
@@ -91,7 +106,7 @@ def weight_decay_experiment(
     ]
     return {
         "experiment": "weight-decay",
-        "dataset": name,
+        "config": _config(name, train_size, epochs, batch_size, lr, hidden),
         "epochs": np.arange(1, epochs + 1),
         "lambdas": lambdas,
         "train_acc": r.train_acc,
@@ -111,16 +126,17 @@ def dropout_experiment(
     lr: float = 0.01,
     hidden: Sequence[int] = (100,) * 6,
     quick: bool = False,
-    progress: bool = True,
+    progress: bool | None = None,
 ) -> dict:
     """Train on a tiny training set without and with Dropout (the book's form).
 
     Both networks start from the same weights and see the same mini-batches.
 
     Returns:
-      ``{'experiment', 'dataset', 'epochs' (E,), 'dropout_ratio', 'train_acc' (2, E),
-      'test_acc' (2, E) (row 0 without, row 1 with Dropout), 'runs': [{'dropout',
-      'final_train_acc', 'final_test_acc', 'gap'} …]}``.
+      ``{'experiment': 'dropout', 'config': {'dataset', 'train_size', 'epochs', 'batch_size',
+      'lr', 'hidden', 'dropout_ratio'}, 'epochs' (E,), 'train_acc' (2, E), 'test_acc' (2, E)
+      (row 0 without, row 1 with Dropout), 'runs': [{'dropout', 'final_train_acc',
+      'final_test_acc', 'gap'} …]}``.
 
     >>> import numpy as np
     >>> rng = np.random.default_rng(0)
@@ -150,13 +166,37 @@ def dropout_experiment(
         runs.append({"dropout": use_dropout, **_summary(r.train_acc, r.test_acc)})
     return {
         "experiment": "dropout",
-        "dataset": name,
+        "config": {
+            **_config(name, train_size, epochs, batch_size, lr, hidden),
+            "dropout_ratio": dropout_ratio,
+        },
         "epochs": np.arange(1, epochs + 1),
-        "dropout_ratio": dropout_ratio,
         "train_acc": np.stack(train_acc),
         "test_acc": np.stack(test_acc),
         "runs": runs,
     }
 
 
-__all__ = ["dropout_experiment", "weight_decay_experiment"]
+def report(result: dict) -> Report:
+    """The table of :func:`weight_decay_experiment`'s or :func:`dropout_experiment`'s result."""
+    c = result["config"]
+    setting = f"{c['train_size']} training images, {describe_hidden(c['hidden'])}, SGD {c['lr']:g}"
+    if result["experiment"] == "weight-decay":
+        title = f"Weight decay on {c['dataset']}"
+        first, label = "lambda", lambda run: f"{run['lambda']:g}"
+    else:
+        title = f"Dropout (ratio {c['dropout_ratio']:g}) on {c['dataset']}"
+        first, label = "network", lambda run: "with Dropout" if run["dropout"] else "without"
+    rows = [
+        [label(run), pct(run["final_train_acc"]), pct(run["final_test_acc"]), pct(run["gap"])]
+        for run in result["runs"]
+    ]
+    return Report(
+        f"{title} ({setting}, {c['epochs']} epochs)",
+        [first, "train acc", "test acc", "gap"],
+        rows,
+        ["accuracies: means over the last 10% of epochs"],
+    )
+
+
+__all__ = ["dropout_experiment", "report", "weight_decay_experiment"]

@@ -16,9 +16,11 @@ import jax
 import numpy as np
 
 from jaxlearn.experiments.common import DatasetLike, as_key, get_data
+from jaxlearn.experiments.report import Report, pct
 from jaxlearn.nn import mlp
+from jaxlearn.nn.regularization import with_weight_decay
 from jaxlearn.optim import sgd
-from jaxlearn.train import init_many, train_many
+from jaxlearn.train import distributed, train_many
 
 TRIALS, QUICK_TRIALS = 100, 20
 EPOCHS = 50
@@ -38,7 +40,7 @@ def hyperparameter_search(
     weight_decay_range: tuple[float, float] = WEIGHT_DECAY_RANGE,
     hidden: Sequence[int] = (100,) * 6,
     quick: bool = False,
-    progress: bool = True,
+    progress: bool | None = None,
     devices: Any = None,
 ) -> dict:
     """Sample ``trials`` (lr, λ) pairs log-uniformly, train them all at once, rank by validation.
@@ -54,12 +56,16 @@ def hyperparameter_search(
         of ``jax.devices()``), or a ``jax.sharding.Mesh`` with a ``'trials'`` and/or a
         ``'data'`` axis (see :func:`jaxlearn.train.train_many`). The trials are the same and
         so are their results, to float rounding.
-      Others as in the other experiments (the book's 50 epochs, batch 100, [100]×6).
+      key, dataset, quick, progress: as in the other experiments.
+      epochs, train_size, validation_rate, batch_size, hidden: the book's 50, 500, 0.2, 100
+        and [100]×6.
 
     Returns:
-      ``{'experiment', 'dataset', 'epochs' (E,), 'lr' (T,), 'weight_decay' (T,), 'val_acc'
-      (T, E), 'train_acc' (T, E), 'final_val_acc' (T,)}``, trials sorted by final validation
-      accuracy, best first.
+      ``{'experiment': 'search', 'config': {'dataset', 'train_size', 'validation_size',
+      'trials', 'epochs', 'batch_size', 'hidden', 'lr_range', 'weight_decay_range', 'devices'},
+      'epochs'
+      (E,), 'lr' (T,), 'weight_decay' (T,), 'val_acc' (T, E), 'train_acc' (T, E),
+      'final_val_acc' (T,)}``, trials sorted by final validation accuracy, best first.
 
     >>> import numpy as np
     >>> rng = np.random.default_rng(0)
@@ -89,17 +95,31 @@ def hyperparameter_search(
         k_wd, (trials,), minval=weight_decay_range[0], maxval=weight_decay_range[1]
     )
     net = mlp.make(x.shape[1], list(hidden), 10)
-    params, state = init_many(net, k_init, trials)
+    params, state = mlp.init_many(net, k_init, trials)
+    mesh = distributed.make_mesh(devices, distributed.TRIALS)
     r = train_many(
-        net, params, state, sgd, data, key=k_train, lr=lr, weight_decay=wd, epochs=epochs,
-        batch_size=batch_size, progress=progress, desc=f"{trials} trials", mesh=devices,
+        net, params, state, with_weight_decay(sgd), data, key=k_train,
+        hyperparams={"lr": lr, "weight_decay": wd}, epochs=epochs, batch_size=batch_size,
+        progress=progress, desc=f"{trials} trials", mesh=mesh,
     )  # fmt: skip
     final = r.test_acc[:, -1]
     # Best first; ties keep the sampling order (stable sort).
     rank = np.argsort(-final, kind="stable")
+    config = {
+        "dataset": name,
+        "train_size": train_size - n_val,
+        "validation_size": n_val,
+        "trials": trials,
+        "epochs": epochs,
+        "batch_size": batch_size,
+        "hidden": list(hidden),
+        "lr_range": list(lr_range),
+        "weight_decay_range": list(weight_decay_range),
+        "devices": 1 if mesh is None else int(mesh.devices.size),
+    }
     return {
         "experiment": "search",
-        "dataset": name,
+        "config": config,
         "epochs": np.arange(1, r.train_acc.shape[1] + 1),
         "lr": np.asarray(lr)[rank],
         "weight_decay": np.asarray(wd)[rank],
@@ -109,4 +129,24 @@ def hyperparameter_search(
     }
 
 
-__all__ = ["hyperparameter_search"]
+def report(result: dict) -> Report:
+    """The table of :func:`hyperparameter_search`'s result: the ten best trials."""
+    c, r = result["config"], result
+    top = min(10, len(r["lr"]))
+    rows = [
+        [f"Best-{i + 1}", pct(r["final_val_acc"][i]), pct(r["train_acc"][i, -1]),
+         f"{r['lr'][i]:.2e}", f"{r['weight_decay'][i]:.2e}"]
+        for i in range(top)
+    ]  # fmt: skip
+    best = np.asarray(r["lr"][: min(5, len(r["lr"]))])
+    return Report(
+        f"Hyper-parameter search on {c['dataset']}: {c['trials']} trials, {c['epochs']} epochs "
+        f"({c['train_size']} train / {c['validation_size']} validation images), top {top}",
+        ["rank", "val acc", "train acc", "lr", "weight decay"],
+        rows,
+        [f"top {len(best)} lr range: {best.min():.1e} .. {best.max():.1e}"]
+        + ([f"trials split over {c['devices']} devices"] if c["devices"] > 1 else []),
+    )
+
+
+__all__ = ["hyperparameter_search", "report"]

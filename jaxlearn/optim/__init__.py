@@ -17,6 +17,7 @@ from jaxlearn.optim.flat import (
     ravel,
 )
 from jaxlearn.optim.fused import fused_step, make_step, update_and_apply
+from jaxlearn.optim.hyperparams import HyperparamsState, Injected, inject_hyperparams
 from jaxlearn.optim.momentum import MomentumState, momentum
 from jaxlearn.optim.nesterov import NesterovState, nesterov
 from jaxlearn.optim.rmsprop import RMSpropState, RMSpropVariantState, rmsprop
@@ -28,6 +29,8 @@ __all__ = [
     "ElementwiseRule",
     "FlatBuffers",
     "FlatTransformation",
+    "HyperparamsState",
+    "Injected",
     "MomentumState",
     "NesterovState",
     "RMSpropState",
@@ -42,6 +45,7 @@ __all__ = [
     "flat",
     "flatten_transformation",
     "fused_step",
+    "inject_hyperparams",
     "make_step",
     "momentum",
     "nesterov",

@@ -77,6 +77,7 @@ def adagrad(
             AdaGradState,
             scalars,
             leaf,
+            {"lr": lr, "eps": eps, "accumulator_dtype": accumulator_dtype},
             real_slots=("sum_of_squares",),
             slot_dtypes=(check_state_dtype("accumulator_dtype", accumulator_dtype),),
         )

@@ -242,10 +242,12 @@ class ElementwiseRule:
         any, are left at their defaults).
       scalars: ``count -> {name: scalar}``, evaluated once per step in float32/float64.
       leaf: the per-element formula ``(g, *slots, **scalars) -> (update, *new_slots)``.
+      hyperparams: the arguments the rule was built with, by name (``{'lr': 0.01}``): what a
+        report or a learning-rate sweep reads, so no one inspects the factory's signature.
       real_slots: the accumulators that hold ``|g|²`` sums (second moments): real even for
         complex parameters. The others hold multiples of ``g`` and are complex with it.
       slot_dtypes: the requested dtype of each accumulator, aligned with ``slots`` (None, or an
-        empty tuple for all: the parameter's precision); see :func:`slot_dtype`.
+        empty tuple for all: the parameter's precision); see ``slot_dtype``.
     """
 
     name: str
@@ -253,6 +255,7 @@ class ElementwiseRule:
     state_cls: type
     scalars: ScalarsFn
     leaf: LeafFn
+    hyperparams: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     real_slots: tuple[str, ...] = ()
     slot_dtypes: tuple[Any, ...] = ()
 
@@ -310,13 +313,15 @@ class Transformation(optax.GradientTransformationExtraArgs):
     ``optax.inject_hyperparams`` and tuple unpacking all see exactly two fields), and its
     ``update(grads, state, params=None, **extra_args)`` accepts and ignores extra keyword
     arguments as optax's aliases do. The extra ``rule`` attribute lets jaxlearn's fast paths
-    reuse the same per-element formula, and the extra
+    reuse the same per-element formula, ``hyperparams`` holds the arguments it was built with
+    (``jl.adam().hyperparams['lr']`` is 0.001), and the extra
     ``update_and_apply(grads, state, params, **extra_args) -> (new_params, new_state)``
     attribute runs the rule and ``W + ΔW`` in the same per-leaf pass (see
-    :func:`jaxlearn.optim.fused`).
+    :func:`jaxlearn.fast.update_and_apply`).
     """
 
     rule: ElementwiseRule
+    hyperparams: dict[str, Any]
     update_and_apply: Callable[..., tuple[PyTree, Any]]
 
 
@@ -371,12 +376,12 @@ def elementwise_transformation(rule: ElementwiseRule) -> Transformation:
     """Lift a per-element rule to an ``(init, update)`` pair over any pytree.
 
     ``init(params)`` returns ``rule.state_cls(count=int32 0, **{slot: zeros like params})``,
-    each accumulator in the dtype :func:`slot_dtype` gives it.
+    each accumulator in the dtype ``slot_dtype`` gives it.
     ``update(grads, state, params=None, **extra_args)`` checks ``grads`` against the state
     (structure, shapes, floating or complex dtypes; all static, so free under ``jit``),
-    evaluates the step scalars once and applies ``rule.leaf`` to every leaf (see
-    :func:`run_rule`); ``extra_args`` are accepted and ignored, as optax's
-    ``GradientTransformationExtraArgs`` does. ``None`` leaves stay ``None``. The returned pair
+    evaluates the step scalars once and applies ``rule.leaf`` to every leaf (``run_rule``);
+    ``extra_args`` are accepted and ignored, as optax's ``GradientTransformationExtraArgs``
+    does. ``None`` leaves stay ``None``. The returned pair
     also has ``update_and_apply(grads, state, params, **extra_args) -> (params + ΔW,
     new_state)``, the same result as ``update`` then :func:`apply_updates` computed in one pass
     per leaf.
@@ -440,6 +445,7 @@ def elementwise_transformation(rule: ElementwiseRule) -> Transformation:
 
     transformation = Transformation(init, update)
     transformation.rule = rule
+    transformation.hyperparams = dict(rule.hyperparams)
     transformation.update_and_apply = update_and_apply
     return transformation
 

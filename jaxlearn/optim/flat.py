@@ -211,6 +211,7 @@ def flatten_transformation(opt: Transformation) -> FlatTransformation:
 
     transformation = FlatTransformation(init, update)
     transformation.rule = opt.rule
+    transformation.hyperparams = dict(opt.hyperparams)
     transformation.update_and_apply = update_and_apply
     return transformation
 

@@ -77,6 +77,7 @@ def momentum(
             MomentumState,
             scalars,
             leaf,
+            {"lr": lr, "momentum": momentum, "accumulator_dtype": accumulator_dtype},
             slot_dtypes=(check_state_dtype("accumulator_dtype", accumulator_dtype),),
         )
     )

@@ -86,6 +86,7 @@ def nesterov(
             NesterovState,
             scalars,
             leaf,
+            {"lr": lr, "momentum": momentum, "accumulator_dtype": accumulator_dtype},
             slot_dtypes=(check_state_dtype("accumulator_dtype", accumulator_dtype),),
         )
     )

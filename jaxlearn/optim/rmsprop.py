@@ -184,6 +184,14 @@ def rmsprop(
             state_cls,
             step_scalars,
             leaf,
+            {
+                "lr": lr,
+                "decay_rate": decay_rate,
+                "eps": eps,
+                "momentum": momentum,
+                "centered": centered,
+                "accumulator_dtype": accumulator_dtype,
+            },
             real_slots=("mean_square",),
             slot_dtypes=(acc_dtype,) * len(slots),
         )
@@ -209,5 +217,6 @@ def _follow_the_state(with_v: Transformation, without_v: Transformation) -> Tran
 
     transformation = Transformation(with_v.init, update)
     transformation.rule = with_v.rule
+    transformation.hyperparams = with_v.hyperparams
     transformation.update_and_apply = update_and_apply
     return transformation

@@ -18,7 +18,7 @@ def plot_batchnorm_grid(results: Mapping):
     >>> import numpy as np
     >>> r = {'weight_scales': np.array([1.0, 0.1]), 'epochs': np.arange(1, 4),
     ...      'train_acc_bn': np.ones((2, 3)), 'train_acc_plain': np.zeros((2, 3)),
-    ...      'dataset': 'x'}
+    ...      'config': {'dataset': 'x'}}
     >>> [ax.get_title() for ax in plot_batchnorm_grid(r).axes]
     ['W: 1', 'W: 0.1']
     """
@@ -48,7 +48,8 @@ def plot_batchnorm_grid(results: Mapping):
         ax.set_visible(False)
     axes.flat[n - 1].legend(loc="lower right", fontsize=7)
     fig.suptitle(
-        f"Batch Normalization vs initial weight scale (train accuracy, {results['dataset']})"
+        "Batch Normalization vs initial weight scale "
+        f"(train accuracy, {results['config']['dataset']})"
     )
     fig.tight_layout()
     return fig

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from jaxlearn.experiments.common import display
 from jaxlearn.plots.style import RULE_COLORS, RULE_LABELS, pyplot
 
 #: Colours of the initialisation curves (Okabe–Ito, distinct from nothing else on the plot).
@@ -33,14 +34,15 @@ def plot_optimizer_comparison(results: Mapping):
 
     >>> import numpy as np
     >>> runs = {'sgd': {'smoothed_loss': np.linspace(2, 0.5, 20)}}
-    >>> fig = plot_optimizer_comparison({'runs': runs, 'dataset': 'x', 'iterations': 20,
-    ...                                  'batch_size': 8})
-    >>> fig.axes[0].get_legend_handles_labels()[1]
-    ['SGD']
+    >>> config = {'dataset': 'mnist-5k', 'iterations': 20, 'batch_size': 8}
+    >>> fig = plot_optimizer_comparison({'runs': runs, 'config': config})
+    >>> fig.axes[0].get_legend_handles_labels()[1], fig.axes[0].get_title().splitlines()[0]
+    (['SGD'], 'Update rules on mnist-5k')
     """
+    c = results["config"]
     return _loss_figure(
-        results["runs"], RULE_LABELS, RULE_COLORS, "Update rules on MNIST",
-        f"{results['dataset']}, batch {results['batch_size']}, {results['iterations']} iterations",
+        results["runs"], RULE_LABELS, RULE_COLORS, f"Update rules on {c['dataset']}",
+        f"batch {c['batch_size']}, {c['iterations']} iterations",
     )  # fmt: skip
 
 
@@ -51,15 +53,17 @@ def plot_initializer_comparison(results: Mapping):
 
     >>> import numpy as np
     >>> runs = {'He': {'smoothed_loss': np.linspace(2, 0.5, 20)}}
-    >>> fig = plot_initializer_comparison({'runs': runs, 'dataset': 'x', 'iterations': 20,
-    ...                                    'batch_size': 8, 'lr': 0.01})
+    >>> config = {'dataset': 'mnist-5k', 'iterations': 20, 'batch_size': 8, 'lr': 0.01,
+    ...           'activation': 'relu'}
+    >>> fig = plot_initializer_comparison({'runs': runs, 'config': config})
     >>> fig.axes[0].get_title().splitlines()[0]
-    'Weight initialisation on MNIST (ReLU, SGD)'
+    'Weight initialisation on mnist-5k (ReLU, SGD)'
     """
+    c = results["config"]
     fig = _loss_figure(
-        results["runs"], {}, INIT_COLORS, "Weight initialisation on MNIST (ReLU, SGD)",
-        f"{results['dataset']}, η={results['lr']:g}, batch {results['batch_size']}, "
-        f"{results['iterations']} iterations",
+        results["runs"], {}, INIT_COLORS,
+        f"Weight initialisation on {c['dataset']} ({display(c['activation'])}, SGD)",
+        f"η={c['lr']:g}, batch {c['batch_size']}, {c['iterations']} iterations",
     )  # fmt: skip
     fig.axes[0].set_ylim(0, 2.5)
     return fig

@@ -18,7 +18,8 @@ def plot_overfitting(results: Mapping):
     :func:`~jaxlearn.experiments.dropout_experiment` results.
 
     >>> import numpy as np
-    >>> r = {'experiment': 'weight-decay', 'dataset': 'x', 'epochs': np.arange(1, 4),
+    >>> r = {'experiment': 'weight-decay', 'config': {'dataset': 'x', 'train_size': 300},
+    ...      'epochs': np.arange(1, 4),
     ...      'train_acc': np.ones((2, 3)), 'test_acc': np.zeros((2, 3)),
     ...      'runs': [{'lambda': 0.0, 'gap': 1.0}, {'lambda': 0.1, 'gap': 1.0}]}
     >>> [ax.get_title() for ax in plot_overfitting(r).axes]
@@ -41,10 +42,13 @@ def plot_overfitting(results: Mapping):
             0.97, 0.05, f"final gap {run['gap']:.2f}", transform=ax.transAxes, ha="right",
             fontsize=8,
         )  # fmt: skip
-        ax.legend(loc="center right")
+    # One legend for the figure, below the panels: inside an axes it would cover a curve
+    # (Dropout's train and test curves run through the middle of the panel).
+    fig.legend(*axes[0, 0].get_legend_handles_labels(), loc="lower center", ncol=2)
     what = "Weight decay" if results["experiment"] == "weight-decay" else "Dropout"
-    fig.suptitle(f"{what} against overfitting (300 training images, {results['dataset']})")
-    fig.tight_layout()
+    c = results["config"]
+    fig.suptitle(f"{what} against overfitting ({c['train_size']} training images, {c['dataset']})")
+    fig.tight_layout(rect=(0, 0.07, 1, 1))
     return fig
 
 

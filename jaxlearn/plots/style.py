@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+# The rules' display names have one home, beside the experiments that print them.
+from jaxlearn.experiments.common import RULE_LABELS  # noqa: F401 (re-exported)
+
 #: Colour of each update rule in every figure and notebook (colour-blind-safe Okabe–Ito).
 RULE_COLORS: dict[str, str] = {
     "sgd": "#0072B2",
@@ -11,17 +14,6 @@ RULE_COLORS: dict[str, str] = {
     "rmsprop": "#56B4E9",
     "adam": "#D55E00",
 }
-
-#: Display names, as the book writes them.
-RULE_LABELS: dict[str, str] = {
-    "sgd": "SGD",
-    "momentum": "Momentum",
-    "nesterov": "Nesterov",
-    "adagrad": "AdaGrad",
-    "rmsprop": "RMSprop",
-    "adam": "Adam",
-}
-
 
 def pyplot():
     """matplotlib.pyplot with a non-interactive backend when no display is configured."""
