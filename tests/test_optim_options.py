@@ -9,6 +9,7 @@ import pytest
 
 import jaxlearn as jl
 from jaxlearn.optim import AdamState, flat, update_and_apply
+from jaxlearn.optim import inject_hyperparams as jl_inject
 from jaxlearn.optim.nonfinite import skip_nonfinite
 from jaxlearn.optim.rmsprop import RMSpropState, RMSpropVariantState
 from tests.optim_trees import grad_stream, nested_params
@@ -80,6 +81,9 @@ def test_extra_args_are_accepted_and_ignored(name):
         pytest.param(lambda: optax.inject_hyperparams(jl.rmsprop)(lr=0.1), id="inject"),
         pytest.param(
             lambda: optax.inject_hyperparams(jl.rmsprop)(lr=0.1, momentum=0.5), id="inject-mom"
+        ),
+        pytest.param(
+            lambda: jl_inject(jl.rmsprop)(lr=0.1, momentum=0.5, centered=True), id="jl.inject"
         ),
         pytest.param(lambda: skip_nonfinite(jl.momentum(0.1)), id="skip_nonfinite"),
         pytest.param(
@@ -370,6 +374,13 @@ def test_state_dtype_errors():
     state = optax.inject_hyperparams(jl.adam)(lr=0.01, mu_dtype="bfloat16").init(small_tree())
     assert state.inner_state.m["w"].dtype == jnp.bfloat16
     assert state.inner_state.v["w"].dtype == jnp.float32
+    # ... and in jaxlearn's own inject_hyperparams, with flags passed through as they are.
+    opt = jl_inject(jl.adam)(lr=0.01, mu_dtype="bfloat16")
+    assert opt.init(small_tree()).inner_state.m["w"].dtype == jnp.bfloat16
+    opt = jl_inject(jl.rmsprop)(lr=0.01, centered=True, accumulator_dtype=jnp.bfloat16)
+    state = opt.init(small_tree())
+    assert set(state.hyperparams) == {"lr"}
+    assert state.inner_state.mean_grad["w"].dtype == jnp.bfloat16
     # A second moment is real: a bfloat16 one is fine for complex parameters.
     state = jl.adagrad(accumulator_dtype=jnp.bfloat16).init({"z": jnp.ones(2, jnp.complex64)})
     assert state.sum_of_squares["z"].dtype == jnp.bfloat16

@@ -22,11 +22,13 @@ rules evaluate schedules themselves).
 from __future__ import annotations
 
 import dataclasses
+import numbers
 from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 
 from jaxlearn.optim.base import PyTree, Transformation, apply_updates, as_scalar
@@ -60,8 +62,8 @@ class Injected:
     factory: Callable[..., optax.GradientTransformation]
 
     def __call__(self, **arguments: Any) -> Transformation:
-        numeric = {k: v for k, v in arguments.items() if not callable(v)}
-        static = {k: v for k, v in arguments.items() if callable(v)}
+        numeric = {k: v for k, v in arguments.items() if _is_number(v)}
+        static = {k: v for k, v in arguments.items() if not _is_number(v)}
         this = self if not static else Injected(_with_static(self.factory, static))
 
         def init(params: PyTree) -> HyperparamsState:
@@ -109,6 +111,18 @@ class Injected:
         return new_params, state._replace(inner_state=inner_state)
 
 
+def _is_number(value: Any) -> bool:
+    """A value that goes into the state: a real number or numeric 0-d array. Bools (flags such
+    as RMSprop's ``centered``), strings and dtypes (``mu_dtype="bfloat16"``), None and
+    callables (schedules) are passed to the factory as they are, as optax does."""
+    if isinstance(value, (bool, np.bool_)) or callable(value):
+        return False
+    if isinstance(value, numbers.Real):
+        return True
+    dtype = getattr(value, "dtype", None)
+    return dtype is not None and jnp.issubdtype(dtype, jnp.number) and dtype != jnp.bool_
+
+
 def _with_static(factory: Callable, static: Mapping[str, Any]) -> Callable:
     def build(**numeric: Any) -> optax.GradientTransformation:
         return factory(**static, **numeric)
@@ -129,7 +143,8 @@ def inject_hyperparams(factory: Callable[..., optax.GradientTransformation]) -> 
 
     ``inject_hyperparams(factory)(**arguments)`` is an ``(init, update)`` pair (plus the fused
     ``update_and_apply``) equal to ``factory(**arguments)`` step for step; numbers go into
-    ``state.hyperparams`` (as float32 0-d arrays, float64 under x64), callables (schedules) are
+    ``state.hyperparams`` (as float32 0-d arrays, float64 under x64); callables (schedules),
+    bools (``centered=True``), dtypes and strings (``mu_dtype="bfloat16"``) and None are
     passed through unchanged. ``factory`` is any function returning an optax
     ``GradientTransformation``: a jaxlearn rule (``jl.adam``), an optax alias (``optax.adam``)
     or your own (e.g. ``lambda lr, weight_decay: optax.chain(jl.add_weight_decay(weight_decay),
