@@ -39,7 +39,7 @@ import os
 import numpy as np
 
 from jaxlearn.data import sources
-from jaxlearn.data.idx import DatasetError, read_idx
+from jaxlearn.data.idx import DatasetError, DatasetNotFoundError, read_idx
 from jaxlearn.data.labels import class_indices
 from jaxlearn.data.mnist5k import load_mnist5k, mnist5k_available
 
@@ -101,7 +101,7 @@ def _load_idx(name: str, data_dir, download: bool, verify: bool):
         sources.download(name, data_dir)
         files, tried = sources.find_files(name, data_dir)
     if files is None:
-        raise DatasetError(_missing_message(name, tried, data_dir))
+        raise DatasetNotFoundError(_missing_message(name, tried, data_dir), name, tried)
     spec = sources.DATASETS[name]
     arrays = {}
     for role, path in files.items():

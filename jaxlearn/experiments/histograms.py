@@ -129,4 +129,15 @@ def _forward(x, weights, activation):
     return jax.lax.scan(layer, x, weights)[1]
 
 
-__all__ = ["HISTOGRAM_CONFIGS", "activation_histograms", "report"]
+def tidy(result: dict) -> tuple[tuple[str, ...], list[tuple]]:
+    """The histograms as long-format CSV rows ``(label, layer, bin_low, bin_high, count)``."""
+    rows = [
+        (label, layer + 1, float(lo), float(hi), int(n))
+        for label, e in result["configs"].items()
+        for layer, counts in enumerate(e["counts"])
+        for lo, hi, n in zip(e["edges"][:-1], e["edges"][1:], counts)
+    ]
+    return ("label", "layer", "bin_low", "bin_high", "count"), rows
+
+
+__all__ = ["HISTOGRAM_CONFIGS", "activation_histograms", "report", "tidy"]

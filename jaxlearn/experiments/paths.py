@@ -111,4 +111,15 @@ def report(result: dict) -> Report:
     )
 
 
-__all__ = ["PATH_LEARNING_RATES", "report", "update_paths", "valley"]
+def tidy(result: dict) -> tuple[tuple[str, ...], list[tuple]]:
+    """The paths as long-format CSV rows ``(label, step, x, y, f)``: each rule's position and
+    function value after every update (step 0 is the start)."""
+    rows = [
+        (label, step, float(x), float(y), float(f))
+        for label, run in result["runs"].items()
+        for step, ((x, y), f) in enumerate(zip(run["path"], run["loss"]))
+    ]
+    return ("label", "step", "x", "y", "f"), rows
+
+
+__all__ = ["PATH_LEARNING_RATES", "report", "tidy", "update_paths", "valley"]

@@ -11,7 +11,22 @@ import dataclasses
 from collections.abc import Sequence
 from typing import Any
 
-__all__ = ["Report", "describe_hidden", "format_table", "pct"]
+import numpy as np
+
+__all__ = [
+    "TIDY_HEADER",
+    "Report",
+    "curve_rows",
+    "describe_hidden",
+    "format_table",
+    "iterations_per_epoch",
+    "loss_run_rows",
+    "pct",
+]
+
+#: The columns of every training experiment's long-format CSV (``tidy(result)``): one row per
+#: measured value, so ``pandas.read_csv`` gives a tidy table to group, filter and plot.
+TIDY_HEADER = ("label", "seed", "iteration", "metric", "value")
 
 
 def format_table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
@@ -54,7 +69,8 @@ def describe_hidden(hidden: Sequence[int]) -> str:
 
 @dataclasses.dataclass
 class Report:
-    """The text of an experiment's result: ``title``, a table (``header``, ``rows``), ``notes``.
+    """The text of an experiment's result: ``title``, a table (``header``, ``rows``), ``notes``
+    and any further tables (``more``).
 
     >>> print(Report('Title', ['a'], [[1]], ['a note']))
     Title
@@ -68,6 +84,45 @@ class Report:
     header: Sequence[str]
     rows: list[list[Any]]
     notes: list[str] = dataclasses.field(default_factory=list)
+    #: Further tables that belong to the same result (a learning-rate sweep), printed after.
+    more: list[Report] = dataclasses.field(default_factory=list)
 
     def __str__(self) -> str:
-        return "\n".join([self.title, format_table(self.header, self.rows), *self.notes])
+        parts = [self.title, format_table(self.header, self.rows), *self.notes]
+        return "\n".join(parts + [f"\n{extra}" for extra in self.more])
+
+
+def curve_rows(
+    label: str, seeds: Sequence[int], iterations: Sequence[int], metric: str, values: Any
+) -> list[tuple]:
+    """Long-format rows ``(label, seed, iteration, metric, value)`` of one curve: ``values`` of
+    shape ``(len(iterations),)`` for one seed or ``(len(seeds), len(iterations))``.
+
+    >>> curve_rows('sgd', [0], [1, 2], 'loss', [2.3, 2.1])
+    [('sgd', 0, 1, 'loss', 2.3), ('sgd', 0, 2, 'loss', 2.1)]
+    """
+    v = np.asarray(values, np.float64).reshape(len(seeds), len(iterations))
+    return [
+        (label, int(seed), int(it), metric, float(x))
+        for seed, row in zip(seeds, v)
+        for it, x in zip(iterations, row)
+    ]
+
+
+def iterations_per_epoch(config: dict) -> int:
+    """Updates per epoch of an epoch-based experiment (the book's ``iter_per_epoch``)."""
+    return max(config["train_size"] // config["batch_size"], 1)
+
+
+def loss_run_rows(result: dict) -> list[tuple]:
+    """Long-format rows of a result whose ``runs`` are loss-curve records (the optimizer and
+    initialisation comparisons): each run's loss per iteration and its final train and test
+    accuracy (at the last iteration), per seed."""
+    c = result["config"]
+    seeds, last = c.get("seeds", [0]), c["iterations"]
+    rows = []
+    for label, run in result["runs"].items():
+        rows += curve_rows(label, seeds, range(1, last + 1), "loss", run["loss"])
+        for metric in ("train_acc", "test_acc"):
+            rows += curve_rows(label, seeds, [last], metric, run[metric])
+    return rows

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import jax
@@ -55,7 +55,7 @@ class MLPConfig:
     hidden_sizes: tuple[int, ...]
     output_size: int
     activation: str = "relu"
-    weight_init_std: str | float = "he"
+    weight_init_std: str | float | Callable[..., Array] = "he"
     use_batchnorm: bool = False
     use_dropout: bool = False
     dropout_ratio: float = 0.5
@@ -79,7 +79,7 @@ def make(
     output_size: int,
     *,
     activation: str = "relu",
-    weight_init_std: str | float = "he",
+    weight_init_std: str | float | Callable[..., Array] = "he",
     use_batchnorm: bool = False,
     use_dropout: bool = False,
     dropout_ratio: float = 0.5,
@@ -96,7 +96,8 @@ def make(
     if not all(isinstance(n, int) and not isinstance(n, bool) and n > 0 for n in sizes):
         raise ValueError(f"layer sizes must be positive ints, got {sizes}")
     activation_fn(activation)  # validates the names
-    initializers.weight_std(weight_init_std, 1, "weight_init_std")
+    if not callable(weight_init_std):  # an initializer (key, shape, dtype) -> W is taken as is
+        initializers.weight_std(weight_init_std, 1, "weight_init_std")
     check_unit_interval("dropout_ratio", dropout_ratio)
     check_non_negative("weight_decay_lambda", weight_decay_lambda)
     if not jnp.issubdtype(dtype, jnp.floating):
@@ -131,8 +132,10 @@ def init_params(net: MLPConfig, key: Array) -> tuple[dict, dict]:
     keys = jax.random.split(key, net.num_layers)
     for i in range(1, net.num_layers + 1):
         n_in, n_out = net.sizes[i - 1], net.sizes[i]
-        std = initializers.weight_std(net.weight_init_std, n_in)
-        params[f"W{i}"] = initializers.normal(std)(keys[i - 1], (n_in, n_out), dtype)
+        spec = net.weight_init_std
+        if not callable(spec):
+            spec = initializers.normal(initializers.weight_std(spec, n_in))
+        params[f"W{i}"] = jnp.asarray(spec(keys[i - 1], (n_in, n_out), dtype), dtype)
         params[f"b{i}"] = jnp.zeros((n_out,), dtype)
         if net.use_batchnorm and i < net.num_layers:
             p, s = batchnorm_init(n_out, dtype)
@@ -153,7 +156,8 @@ def init(
     Options (the book's ``MultiLayerNetExtend`` arguments and defaults, except
     ``weight_init_std``'s default, 'he', which the book's experiments pass):
     ``activation='relu'|'sigmoid'|'tanh'``,
-    ``weight_init_std='he'|'relu'|'xavier'|'sigmoid'|float``, ``use_batchnorm=False``,
+    ``weight_init_std='he'|'relu'|'xavier'|'sigmoid'|float`` or any initializer with
+    ``jax.nn.initializers``' signature ``(key, shape, dtype) -> W``, ``use_batchnorm=False``,
     ``use_dropout=False``, ``dropout_ratio=0.5``, ``weight_decay_lambda=0.0``,
     ``dtype=float32``. flax equivalent: a stack of ``nn.Dense`` / ``nn.BatchNorm`` /
     ``nn.Dropout`` (inverted form there; the book's form here).

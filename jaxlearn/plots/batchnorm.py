@@ -7,7 +7,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from jaxlearn.plots.style import pyplot
+from jaxlearn.plots.style import band, pyplot, row, seeds_note
 
 BN_COLOR, PLAIN_COLOR = "#D55E00", "#0072B2"
 
@@ -33,11 +33,10 @@ def plot_batchnorm_grid(results: Mapping):
     )
     for i, w in enumerate(scales):
         ax = axes.flat[i]
-        ax.plot(epochs, results["train_acc_bn"][i], color=BN_COLOR, label="Batch Normalization")
-        ax.plot(
-            epochs, results["train_acc_plain"][i], "--", color=PLAIN_COLOR,
-            label="Normal (without BatchNorm)",
-        )  # fmt: skip
+        band(ax, epochs, row(results["train_acc_bn"], i), color=BN_COLOR,
+             label="Batch Normalization")  # fmt: skip
+        band(ax, epochs, row(results["train_acc_plain"], i), style="--", color=PLAIN_COLOR,
+             label="Normal (without BatchNorm)")  # fmt: skip
         ax.set_title(f"W: {w:.3g}", fontsize=9)
         ax.set_ylim(0, 1)
         if i % ncols == 0:
@@ -49,7 +48,7 @@ def plot_batchnorm_grid(results: Mapping):
     axes.flat[n - 1].legend(loc="lower right", fontsize=7)
     fig.suptitle(
         "Batch Normalization vs initial weight scale "
-        f"(train accuracy, {results['config']['dataset']})"
+        f"(train accuracy, {results['config']['dataset']}{seeds_note(results)})"
     )
     fig.tight_layout()
     return fig

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from jaxlearn.plots.style import pyplot
+from jaxlearn.plots.style import band, pyplot, row, seeds_note
 
 VAL_COLOR, TRAIN_COLOR = "#D55E00", "#0072B2"
 
@@ -33,8 +33,9 @@ def plot_search(results: Mapping, *, top: int = 20, ncols: int = 5):
     )
     for i in range(n):
         ax = axes.flat[i]
-        ax.plot(epochs, results["val_acc"][i], color=VAL_COLOR, label="validation")
-        ax.plot(epochs, results["train_acc"][i], "--", color=TRAIN_COLOR, label="train")
+        band(ax, epochs, row(results["val_acc"], i), color=VAL_COLOR, label="validation")
+        band(ax, epochs, row(results["train_acc"], i), style="--", color=TRAIN_COLOR,
+             label="train")  # fmt: skip
         ax.set_title(
             f"Best-{i + 1} (val {results['final_val_acc'][i]:.2f})\n"
             f"lr {results['lr'][i]:.1e}, λ {results['weight_decay'][i]:.1e}",
@@ -51,7 +52,7 @@ def plot_search(results: Mapping, *, top: int = 20, ncols: int = 5):
     axes.flat[0].legend(fontsize=7, loc="lower right")
     fig.suptitle(
         f"Hyper-parameter search: top {n} of {len(results['lr'])} trials "
-        f"({results['config']['dataset']})"
+        f"({results['config']['dataset']}{seeds_note(results)})"
     )
     fig.tight_layout()
     return fig
