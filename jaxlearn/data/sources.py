@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import sys
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
@@ -226,7 +227,9 @@ def download_dir(name: str, data_dir: str | os.PathLike | None = None) -> Path:
     return cache_dir(name)
 
 
-def _progress(total: int | None, desc: str, enabled: bool):
+def _progress(total: int | None, desc: str, enabled: bool | None):
+    if enabled is None:  # library calls draw only on a terminal
+        enabled = sys.stderr is not None and sys.stderr.isatty()
     if enabled:
         try:
             from tqdm.auto import tqdm
@@ -237,7 +240,7 @@ def _progress(total: int | None, desc: str, enabled: bool):
     return None
 
 
-def _fetch(url: str, target: Path, sha256: str, progress: bool) -> None:
+def _fetch(url: str, target: Path, sha256: str, progress: bool | None) -> None:
     """Download ``url`` to ``target`` atomically, checking its SHA-256 before the rename."""
     bar = None
     try:
@@ -266,7 +269,7 @@ def _fetch(url: str, target: Path, sha256: str, progress: bool) -> None:
 
 
 def download(
-    name: str, data_dir: str | os.PathLike | None = None, *, progress: bool = True
+    name: str, data_dir: str | os.PathLike | None = None, *, progress: bool | None = None
 ) -> Path:
     """Download the files of ``name`` that are not already in :func:`download_dir`.
 

@@ -66,8 +66,8 @@ def compare_initializers(
       ``{'experiment': 'init', 'config': {'dataset', 'train_size', 'iterations', 'batch_size',
       'lr', 'hidden', 'activation', 'seeds'}, 'runs': {label: {'std' (the std as given, or the
       initializer's name), 'loss', 'smoothed_loss', 'final_loss', 'train_acc', 'test_acc'}}}``,
-      with the seed axis and ``'summary'`` of :func:`~jaxlearn.experiments.common.loss_run`
-      for several seeds.
+      with a leading seed axis and a ``'summary'`` (mean, std, min, max of each final) for
+      several seeds, as :func:`~jaxlearn.experiments.compare_optimizers` returns them.
 
     >>> import numpy as np
     >>> rng = np.random.default_rng(0)

@@ -66,8 +66,8 @@ class Entry:
 
     @property
     def lr(self) -> float | None:
-        """The learning rate this entry trains with, where it is known: given in the spec, or
-        a jaxlearn rule's default (the rule declares it)."""
+        """The learning rate this entry trains with, where it is known (given in the spec, or
+        a jaxlearn rule's default, which the rule declares); None otherwise."""
         if self.lr_name is not None and self.lr_name in self.kwargs:
             return float(self.kwargs[self.lr_name])
         if self.rule is not None:

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from jaxlearn.plots.style import band, pyplot, row, seeds_note
+from jaxlearn.plots.style import band, legend_below, pyplot, row, seeds_note
 
 BN_COLOR, PLAIN_COLOR = "#D55E00", "#0072B2"
 
@@ -45,10 +45,10 @@ def plot_batchnorm_grid(results: Mapping):
             ax.set_xlabel("epochs")
     for ax in list(axes.flat)[n:]:
         ax.set_visible(False)
-    axes.flat[n - 1].legend(loc="lower right", fontsize=7)
+    legend_below(fig, axes.flat[0])
     fig.suptitle(
         "Batch Normalization vs initial weight scale "
         f"(train accuracy, {results['config']['dataset']}{seeds_note(results)})"
     )
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.04, 1, 1))
     return fig

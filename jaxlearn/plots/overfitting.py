@@ -6,7 +6,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from jaxlearn.plots.style import band, pyplot, row, seeds_note
+from jaxlearn.plots.style import band, legend_below, pyplot, row, seeds_note
 
 TRAIN_COLOR, TEST_COLOR = "#0072B2", "#D55E00"
 
@@ -42,9 +42,7 @@ def plot_overfitting(results: Mapping):
         ax.text(
             0.97, 0.05, f"final gap {gap:.2f}", transform=ax.transAxes, ha="right", fontsize=8,
         )  # fmt: skip
-    # One legend for the figure, below the panels: inside an axes it would cover a curve
-    # (Dropout's train and test curves run through the middle of the panel).
-    fig.legend(*axes[0, 0].get_legend_handles_labels(), loc="lower center", ncol=2)
+    legend_below(fig, axes[0, 0])  # Dropout's curves run through the middle of the panel
     what = "Weight decay" if results["experiment"] == "weight-decay" else "Dropout"
     c = results["config"]
     fig.suptitle(

@@ -33,7 +33,8 @@ def plot_update_paths(results: Mapping, *, ncols: int = 3, overlay: bool = False
     panels = 1 if overlay else len(names)
     ncols = min(ncols, panels)
     nrows = math.ceil(panels / ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(4.2 * ncols, 3.4 * nrows), squeeze=False)
+    width = 4.2 * ncols + (1.9 if overlay else 0)  # the overlay's legend sits right of the plot
+    fig, axes = plt.subplots(nrows, ncols, figsize=(width, 3.4 * nrows), squeeze=False)
     for i, name in enumerate(names):
         ax = axes.flat[0 if overlay else i]
         if i == 0 or not overlay:
@@ -60,7 +61,9 @@ def plot_update_paths(results: Mapping, *, ncols: int = 3, overlay: bool = False
             ax.set_title(label)
     if overlay:
         axes.flat[0].set_title("Update paths on f(x, y) = x²/20 + y²")
-        axes.flat[0].legend(loc="lower right", fontsize=8)
+        # Outside the axes: every path converges on the middle of the plot, so no corner of it
+        # is free of data.
+        axes.flat[0].legend(loc="center left", bbox_to_anchor=(1.02, 0.5), fontsize=8)
     for ax in list(axes.flat)[panels:]:
         ax.set_visible(False)
     fig.tight_layout()

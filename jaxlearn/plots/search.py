@@ -7,7 +7,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from jaxlearn.plots.style import band, pyplot, row, seeds_note
+from jaxlearn.plots.style import band, legend_below, pyplot, row, seeds_note
 
 VAL_COLOR, TRAIN_COLOR = "#D55E00", "#0072B2"
 
@@ -49,12 +49,12 @@ def plot_search(results: Mapping, *, top: int = 20, ncols: int = 5):
             ax.set_xlabel("epochs", fontsize=8)
     for ax in list(axes.flat)[n:]:
         ax.set_visible(False)
-    axes.flat[0].legend(fontsize=7, loc="lower right")
+    legend_below(fig, axes.flat[0])
     fig.suptitle(
         f"Hyper-parameter search: top {n} of {len(results['lr'])} trials "
         f"({results['config']['dataset']}{seeds_note(results)})"
     )
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.05, 1, 1))
     return fig
 
 

@@ -62,6 +62,11 @@ def seeds_note(results) -> str:
     return f", mean of {n} seeds (band: min–max)" if n > 1 else ""
 
 
+def legend_below(fig, ax, ncol: int = 2) -> None:
+    """One legend for a grid of panels, below them (inside any panel it would cover a curve)."""
+    fig.legend(*ax.get_legend_handles_labels(), loc="lower center", ncol=ncol, fontsize=8)
+
+
 def pyplot():
     """matplotlib.pyplot with a non-interactive backend when no display is configured."""
     try:

@@ -98,12 +98,20 @@ if not QUICK:  # the figure shown in notebooks/README.md
     (
         "md",
         r"""
-**What it shows.** At the defaults the book's ranking holds over seeds: SGD trails far behind,
-and the other rules, AdamW and Lion included, end close together. The defaults, though, are not
-a fair start: SGD's 0.01 is far below the rate it likes on this network. Tuned, every optimizer
-moves to a rate of its own, the gap between SGD and the others shrinks a lot, and the ranking
-among the rest is within the spread of the seeds: on this small problem no optimizer is
-clearly best once each has its learning rate — which is the crowded valley's finding too.
+**What it shows.** At the default rates the book's picture holds in every seed: SGD ends far
+above the others; Momentum, AdaGrad, Adam and optax's AdamW drive the training loss to nearly
+zero, Lion (at 1e-4) a little more slowly. The bands are narrow: the ranking is not luck of
+one seed.
+
+Tuning changes the question. The rate is chosen by the loss on 400 held-out images, and with
+3,600 training images seen about 70 times over, the rates that drive the training loss down
+fastest also overfit: Momentum and AdaGrad move down from 0.01 to 0.001, Adam and AdamW from
+0.001 to 0.0001, SGD keeps 0.01. At their tuned rates SGD, Momentum, AdaGrad, Adam and AdamW all
+reach a validation loss of 0.24–0.25, and their test accuracies lie within about 1.5 points
+(91.7–93.2%); only Lion stays behind (0.53 at its best rate of the grid). The book's figure
+compares training loss at one default rate each; compared on held-out data at tuned rates, the
+five are nearly tied on this small problem — the crowded valley's finding in miniature: which
+optimizer "wins" depends on the tuning budget and the metric.
 """,
     ),
     (
@@ -116,13 +124,12 @@ def final(result, label):
 others = [label for label in RULES if label != "sgd"]
 sgd_highest = final(defaults, "sgd") > np.max([final(defaults, o) for o in others], axis=0)
 assert sgd_highest.sum() >= int(np.ceil(0.8 * SEEDS)), sgd_highest
-# Tuning never hurts: the tuned rate's validation loss is the lowest of the sweep, and SGD's
-# tuned rate is larger than its default (the default is too small for this network).
+# Each optimizer's tuned rate is the one with the lowest mean validation loss of its sweep,
+# and every optimizer has at least one rate in the grid that trains (a finite loss).
 for label, run in tuned["runs"].items():
     sweep = np.asarray(run["sweep"]["val_loss"]).mean(axis=1)
-    assert run["lr"] == LRS[int(np.nanargmin(np.where(np.isfinite(sweep), sweep, np.inf)))]
-assert tuned["runs"]["sgd"]["lr"] > 0.01
-assert np.mean(final(tuned, "sgd")) < np.mean(final(defaults, "sgd"))
+    assert np.isfinite(sweep).any(), label
+    assert run["lr"] == LRS[int(np.argmin(np.where(np.isfinite(sweep), sweep, np.inf)))]
 print("tuned learning rates:", {label: run["lr"] for label, run in tuned["runs"].items()})
 """,
     ),
