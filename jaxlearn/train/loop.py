@@ -164,7 +164,7 @@ def _fit(
             f"batch_size ({config.batch_size}) is not divisible by the {n_data} devices of the "
             f"mesh's {DATA!r} axis: each device takes an equal share of the global batch"
         )
-    run = program(net, opt, Layout.of(config, plan, vmapped, mesh))
+    run = program(net, opt, Layout.of(config, plan, vmapped))
 
     perm = jnp.zeros((n,) if not config.replace else (1,), jnp.int32)
     if vmapped:

@@ -9,13 +9,13 @@ train/test accuracy evaluation on device. ``train_many``'s program is the same o
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
-from jax.sharding import Mesh
 from jax.sharding import PartitionSpec as P
 
 from jaxlearn._compat import shard_map
@@ -43,19 +43,22 @@ class Carry(NamedTuple):
     perm: Array
 
 
-class Layout(NamedTuple):
-    """The static shape of a program: all that its compilation depends on besides net and opt."""
+#: RunConfig fields that change only what is shown, never the compiled program.
+_PRESENTATION = {"progress": None, "desc": None}
 
-    batch_size: int
-    replace: bool
+
+class Layout(NamedTuple):
+    """What a program's compilation depends on besides net and opt: the run's settings (every
+    RunConfig field but the presentational ones, so a new option keys the cache by itself),
+    its plan, and whether it trains K configurations under ``vmap``."""
+
+    config: RunConfig
     plan: Plan
     vmapped: bool
-    share_batches: bool
-    mesh: Mesh | None
 
     @classmethod
-    def of(cls, config: RunConfig, plan: Plan, vmapped: bool, mesh: Mesh | None) -> Layout:
-        return cls(config.batch_size, config.replace, plan, vmapped, config.share_batches, mesh)
+    def of(cls, config: RunConfig, plan: Plan, vmapped: bool) -> Layout:
+        return cls(dataclasses.replace(config, **_PRESENTATION), plan, vmapped)
 
 
 def _step_body(net: MLPConfig, opt: Any, key: Array, data: tuple, layout: Layout, axis) -> Callable:
@@ -71,10 +74,11 @@ def _step_body(net: MLPConfig, opt: Any, key: Array, data: tuple, layout: Layout
 
     def step(carry: Carry, i: Array) -> tuple[Carry, Array]:
         perm = carry.perm
-        if layout.replace:
-            idx = batch_with_replacement(k_data, i, n, layout.batch_size)
+        config = layout.config
+        if config.replace:
+            idx = batch_with_replacement(k_data, i, n, config.batch_size)
         else:
-            idx, perm = batch_without_replacement(k_data, i, perm, n, layout.batch_size)
+            idx, perm = batch_without_replacement(k_data, i, perm, n, config.batch_size)
         if axis is not None:
             idx = distributed.local_rows(idx, axis)
         drop_key = jax.random.fold_in(k_drop, i) if net.use_dropout else None
@@ -95,7 +99,7 @@ def program(net: MLPConfig, opt: Any, layout: Layout) -> Callable:
     ``(x_train, t_train, x_test, t_test)`` (test arrays None when absent); ``accuracies`` has
     one ``(train, test)`` row per block (zeros when the plan does not evaluate).
     """
-    plan, mesh = layout.plan, layout.mesh
+    plan, mesh, share_batches = layout.plan, layout.config.mesh, layout.config.share_batches
     data_axis = DATA if distributed.axis_size(mesh, DATA) > 1 else None
     has_trials = mesh is not None and TRIALS in mesh.axis_names
     trial_axis = TRIALS if layout.vmapped and has_trials else None
@@ -124,11 +128,11 @@ def program(net: MLPConfig, opt: Any, layout: Layout) -> Callable:
         carry, (losses, accs) = jax.lax.scan(block, carry, blocks)
         return carry, losses.reshape(-1), accs
 
-    key_axis = None if layout.share_batches else 0
+    key_axis = None if share_batches else 0
     fn = jax.vmap(run_one, in_axes=(0, key_axis, None, None)) if layout.vmapped else run_one
     if mesh is not None:
         spec = P(trial_axis) if trial_axis else P()
-        key_spec = spec if layout.vmapped and not layout.share_batches else P()
+        key_spec = spec if layout.vmapped and not share_batches else P()
         fn = shard_map(
             fn, mesh=mesh, in_specs=(spec, key_spec, P(), P()), out_specs=(spec, spec, spec)
         )
