@@ -58,5 +58,7 @@ def adagrad(lr: ScalarOrSchedule = 0.01, eps: float = 1e-7) -> Transformation:
         return -lr * g / (jnp.sqrt(h) + eps), h
 
     return elementwise_transformation(
-        ElementwiseRule("adagrad", ("sum_of_squares",), AdaGradState, scalars, leaf)
+        ElementwiseRule(
+            "adagrad", ("sum_of_squares",), AdaGradState, scalars, leaf, native="adagrad"
+        )
     )

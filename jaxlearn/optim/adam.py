@@ -79,4 +79,6 @@ def adam(
         v = b2 * v + (1 - b2) * (g * g)
         return -lr_t * m / (jnp.sqrt(v) + eps), m, v
 
-    return elementwise_transformation(ElementwiseRule("adam", ("m", "v"), AdamState, scalars, leaf))
+    return elementwise_transformation(
+        ElementwiseRule("adam", ("m", "v"), AdamState, scalars, leaf, native="adam")
+    )

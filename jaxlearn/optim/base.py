@@ -33,6 +33,7 @@ import optax
 
 from jaxlearn._checks import check_non_negative, check_unit_interval  # noqa: F401 (re-exported)
 from jaxlearn._util import compute_dtype
+from jaxlearn.optim import native
 
 Array = jax.Array
 PyTree = Any
@@ -179,6 +180,9 @@ class ElementwiseRule:
       state_cls: the NamedTuple of the state, fields ``('count', *slots)``.
       scalars: ``count -> {name: scalar}``, evaluated once per step in float32/float64.
       leaf: the per-element formula ``(g, *slots, **scalars) -> (update, *new_slots)``.
+      native: the compiled CPU kernel that computes exactly this ``leaf`` (a name in
+        ``jaxlearn.optim.native.KERNELS``), or None. Set it only where the formula is the
+        kernel's; a rule option that changes the formula must leave it None (XLA path).
     """
 
     name: str
@@ -186,6 +190,7 @@ class ElementwiseRule:
     state_cls: type
     scalars: ScalarsFn
     leaf: LeafFn
+    native: str | None = None
 
 
 def apply_leaf(
@@ -304,8 +309,11 @@ def elementwise_transformation(rule: ElementwiseRule) -> Transformation:
         scalars = rule.scalars(state.count)
         g_leaves, treedef = jax.tree.flatten(grads)
         slot_leaves = [treedef.flatten_up_to(t) for t in slot_trees]
-        p_leaves = treedef.flatten_up_to(params) if apply else None
-        outs = run_rule(rule, scalars, g_leaves, slot_leaves, p_leaves)
+        if apply:  # the fused step: the compiled kernels where they apply (native/)
+            p_leaves = treedef.flatten_up_to(params)
+            outs = native.run_rule(rule, scalars, g_leaves, slot_leaves, p_leaves, run_rule)
+        else:
+            outs = run_rule(rule, scalars, g_leaves, slot_leaves)
         n_out = 1 + len(rule.slots)
         columns = [[o[k] for o in outs] for k in range(n_out)]
         first = treedef.unflatten(columns[0])

@@ -60,5 +60,5 @@ def momentum(lr: ScalarOrSchedule = 0.01, momentum: float = 0.9) -> Transformati
         return v, v
 
     return elementwise_transformation(
-        ElementwiseRule("momentum", ("velocity",), MomentumState, scalars, leaf)
+        ElementwiseRule("momentum", ("velocity",), MomentumState, scalars, leaf, native="momentum")
     )

@@ -69,5 +69,5 @@ def nesterov(lr: ScalarOrSchedule = 0.01, momentum: float = 0.9) -> Transformati
         return alpha * v_new - lr * g, v_new
 
     return elementwise_transformation(
-        ElementwiseRule("nesterov", ("velocity",), NesterovState, scalars, leaf)
+        ElementwiseRule("nesterov", ("velocity",), NesterovState, scalars, leaf, native="nesterov")
     )

@@ -66,5 +66,5 @@ def rmsprop(
         return -lr * g / (jnp.sqrt(h) + eps), h
 
     return elementwise_transformation(
-        ElementwiseRule("rmsprop", ("mean_square",), RMSpropState, scalars, leaf)
+        ElementwiseRule("rmsprop", ("mean_square",), RMSpropState, scalars, leaf, native="rmsprop")
     )

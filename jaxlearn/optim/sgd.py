@@ -50,4 +50,6 @@ def sgd(lr: ScalarOrSchedule = 0.01) -> Transformation:
     def leaf(g, *, lr):
         return (-lr * g,)
 
-    return elementwise_transformation(ElementwiseRule("sgd", (), SGDState, scalars, leaf))
+    return elementwise_transformation(
+        ElementwiseRule("sgd", (), SGDState, scalars, leaf, native="sgd")
+    )
