@@ -10,8 +10,6 @@ They are the CPU implementation of :func:`jaxlearn.optim.update_and_apply` (and 
 XLA path stays the reference and is chosen automatically wherever the kernels do not apply:
 
 * other backends (``lax.platform_dependent``: a GPU or TPU compile never sees the kernels);
-* ``vmap`` with batched hyper-parameters (a per-configuration learning rate): the vmap rule runs
-  the XLA formula; batched arrays with unbatched hyper-parameters still use the kernels;
 * differentiation through the step: the JVP (and so the VJP) is the XLA formula's;
 * leaves the kernels do not cover: dtypes other than f32/f64/bf16/f16, W, g and state of
   different dtypes, empty leaves, arrays with shards on other processes (and, under ``jit``,
@@ -235,38 +233,40 @@ def run_rule(
 
 
 def _group_step(kernel, rule, cd, xla_run_rule, scalars, ws, gs, slots):
-    """One kernel call for a group of leaves, wrapped so that every jax transformation sees
-    the XLA formula where the kernel does not apply: ``custom_jvp`` (derivatives are the XLA
-    formula's), ``custom_vmap`` (batched scalars run the XLA formula under ``vmap``) and
-    ``lax.platform_dependent`` (only a CPU compile calls the kernel)."""
+    """One kernel call for a group of leaves, wrapped so that every jax transformation keeps
+    the XLA formula's meaning: ``custom_jvp`` (derivatives are the XLA formula's),
+    ``custom_vmap`` (under ``vmap`` every input gets the batch axis, and the kernel takes one
+    row of scalars per configuration) and ``lax.platform_dependent`` (only a CPU compile calls
+    the kernel; other platforms run the XLA formula)."""
 
     def reference(scalars, ws, gs, slots):
         outs = xla_run_rule(rule, scalars, gs, slots, ws)
         return [o[0] for o in outs], [[o[1 + j] for o in outs] for j in range(len(slots))]
 
+    def batched_reference(scalars, ws, gs, slots):
+        # Scalars of a batch shape, arrays (*batch shape, *leaf shape): the formula per row.
+        fn = reference
+        for _ in range(jnp.ndim(scalars[kernel.scalars[0]])):
+            fn = jax.vmap(fn)
+        return fn(scalars, ws, gs, slots)
+
     def kernel_call(scalars, ws, gs, slots):
-        vec = jnp.stack([jnp.asarray(scalars[k]).astype(cd) for k in kernel.scalars])
-        return _ffi_call(kernel, vec, ws, gs, slots)
+        rows = jnp.stack([jnp.asarray(scalars[k]).astype(cd) for k in kernel.scalars], axis=-1)
+        return _ffi_call(kernel, rows, ws, gs, slots)
 
     @jax.custom_batching.custom_vmap
     def dispatch(scalars, ws, gs, slots):
-        return lax.platform_dependent(scalars, ws, gs, slots, cpu=kernel_call, default=reference)
+        return lax.platform_dependent(
+            scalars, ws, gs, slots, cpu=kernel_call, default=batched_reference
+        )
 
     @dispatch.def_vmap
     def dispatch_vmap(axis_size, in_batched, scalars, ws, gs, slots):
-        s_b, w_b, g_b, sl_b = in_batched
-        out_batched = ([True] * len(ws), [[True] * len(ws) for _ in slots])
-        if any(jax.tree.leaves(s_b)):  # per-example hyper-parameters: the XLA formula
-            axes = jax.tree.map(lambda b: 0 if b else None, tuple(in_batched))
-            return jax.vmap(reference, in_axes=axes)(scalars, ws, gs, slots), out_batched
-
         def batched(x, b):
             return x if b else jnp.broadcast_to(x, (axis_size, *jnp.shape(x)))
 
-        ws = [batched(x, b) for x, b in zip(ws, w_b)]
-        gs = [batched(x, b) for x, b in zip(gs, g_b)]
-        slots = [[batched(x, b) for x, b in zip(sl, bs)] for sl, bs in zip(slots, sl_b)]
-        return dispatch(scalars, ws, gs, slots), out_batched
+        out = dispatch(*jax.tree.map(batched, (scalars, ws, gs, slots), tuple(in_batched)))
+        return out, jax.tree.map(lambda _: True, out)
 
     @jax.custom_jvp
     def step(scalars, ws, gs, slots):
@@ -279,28 +279,30 @@ def _group_step(kernel, rule, cd, xla_run_rule, scalars, ws, gs, slots):
     return step(scalars, ws, gs, slots)
 
 
-def _ffi_call(kernel: Kernel, vec: Array, ws, gs, slots):
+def _ffi_call(kernel: Kernel, rows: Array, ws, gs, slots):
     """The handler on a group: inputs ``(scalars, W..., g..., slot0..., slot1...)``, results
     ``(W'..., slot0'..., slot1'...)``, each result aliased to (written in place into) its
-    input. Under ``jit`` over arrays sharded across devices, the call is partitioned as the
-    element-wise operation it is (each device updates its own blocks; no gather)."""
+    input. ``rows`` is ``(*batch, n_scalars)``: one row per configuration under ``vmap``, the
+    leaves then being ``(*batch, *leaf shape)``. Under ``jit`` over arrays sharded across
+    devices the call is partitioned as the element-wise operation it is (each device updates
+    its own blocks with its own rows of scalars; no gather)."""
     k, n_slots = len(ws), len(slots)
     shapes = [jnp.shape(w) for w in ws]
     # 0-d leaves travel as (1,) (a free reshape): a partitioning rule names each dimension.
     flat = [jnp.reshape(x, (1,)) if jnp.ndim(x) == 0 else x for x in (*ws, *gs, *sum(slots, []))]
-    out = _partitioned(kernel, [jnp.ndim(x) for x in flat[:k]], n_slots)(vec, *flat)
-    out = [jnp.reshape(x, shapes[i % k]) for i, x in enumerate(out)]
+    call = _partitioned(kernel, jnp.ndim(rows) - 1, [jnp.ndim(x) for x in flat[:k]], n_slots)
+    out = [jnp.reshape(x, shapes[i % k]) for i, x in enumerate(call(rows, *flat))]
     return out[:k], [out[k + j * k : k + (j + 1) * k] for j in range(n_slots)]
 
 
 def _kernel_fn(kernel: Kernel, k: int):
-    """``(scalars, *W, *g, *slots) -> (*W', *slots')`` through the handler."""
+    """``(scalar rows, *W, *g, *slots) -> (*W', *slots')`` through the handler."""
 
-    def call(vec, *operands):
+    def call(rows, *operands):
         ffi = _compat.ffi_module()
         # Inside shard_map every operand must vary over the same mesh axes, and the results
         # carry the inputs' types (shape, dtype and those axes).
-        operands = _compat.match_varying([vec, *operands])
+        operands = _compat.match_varying([rows, *operands])
         results = [_compat.typeof(x) for x in (*operands[1 : 1 + k], *operands[1 + 2 * k :])]
         aliases = {1 + i: i for i in range(k)}
         aliases.update({1 + 2 * k + j: k + j for j in range(len(results) - k)})
@@ -309,10 +311,11 @@ def _kernel_fn(kernel: Kernel, k: int):
     return call
 
 
-def _partitioned(kernel: Kernel, ranks: list[int], n_slots: int):
+def _partitioned(kernel: Kernel, n_batch: int, ranks: list[int], n_slots: int):
     """The handler call, with an element-wise partitioning rule where jax offers
-    ``custom_partitioning`` (leaf i's W, g, slots and results share its factors; the scalars
-    are replicated). Without it, XLA would gather sharded operands around the call."""
+    ``custom_partitioning``: leaf i's W, g, slots and results share its factors, and the
+    ``n_batch`` leading (configuration) dimensions are shared with the scalar rows. Without
+    it, XLA would gather sharded operands around the call."""
     k = len(ranks)
     call = _kernel_fn(kernel, k)
     custom_partitioning = _compat.custom_partitioning()
@@ -320,19 +323,25 @@ def _partitioned(kernel: Kernel, ranks: list[int], n_slots: int):
         return call
     from jax.sharding import NamedSharding, PartitionSpec
 
-    leaf = [" ".join(f"l{i}x{d}" for d in range(r)) for i, r in enumerate(ranks)]
-    rule = "s, " + ", ".join(leaf * (2 + n_slots)) + " -> " + ", ".join(leaf * (1 + n_slots))
-
-    def w_shardings(arg_shapes):
-        return [a.sharding for a in arg_shapes[1 : 1 + k]]
+    batch = [f"b{d}" for d in range(n_batch)]
+    leaf = [" ".join(batch + [f"l{i}x{d}" for d in range(n_batch, r)]) for i, r in enumerate(ranks)]
+    rule = " ".join([*batch, "s"]) + ", " + ", ".join(leaf * (2 + n_slots))
+    rule += " -> " + ", ".join(leaf * (1 + n_slots))
 
     def infer(mesh, arg_shapes, result_shape):
-        return tuple(w_shardings(arg_shapes) * (1 + n_slots))
+        return tuple([a.sharding for a in arg_shapes[1 : 1 + k]] * (1 + n_slots))
 
     def partition(mesh, arg_shapes, result_shape):
-        ws = w_shardings(arg_shapes)
-        scalars = NamedSharding(mesh, PartitionSpec())
-        return mesh, call, tuple(ws * (1 + n_slots)), (scalars, *ws * (2 + n_slots))
+        ws = [a.sharding for a in arg_shapes[1 : 1 + k]]
+        if n_batch:
+            # Every leaf's configuration rows must sit with their scalar rows: all leaves take
+            # the first leaf's batch-dimension sharding (other dimensions replicated).
+            spec = tuple(getattr(ws[0], "spec", ()))[:n_batch]
+            ws = [NamedSharding(mesh, PartitionSpec(*spec))] * k
+            rows = NamedSharding(mesh, PartitionSpec(*spec))
+        else:
+            rows = NamedSharding(mesh, PartitionSpec())
+        return mesh, call, tuple(ws * (1 + n_slots)), (rows, *ws * (2 + n_slots))
 
     wrapped = custom_partitioning(call)
     wrapped.def_partition(

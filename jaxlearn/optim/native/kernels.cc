@@ -7,7 +7,9 @@
 // output to its donated input), vectorised, on XLA's own intra-op thread pool.
 //
 // One handler per rule updates a group of leaves in one call:
-//   args:    scalars (f32, or f64 for f64 leaves), W_0..W_{k-1}, g_0..g_{k-1},
+//   args:    scalars (f32, or f64 for f64 leaves; R rows of the rule's scalars, row r for the
+//            r-th of R equal parts of every leaf: R > 1 under vmap over configurations),
+//            W_0..W_{k-1}, g_0..g_{k-1},
 //            then each state slot's k leaves (0, 1 or 2 slots);
 //   results: W'_0..W'_{k-1}, then each slot's k new leaves (aliased to the inputs).
 // Within a leaf, W, g and the slots share one storage type (f32, f64, bf16 or f16); leaves of
@@ -203,7 +205,11 @@ constexpr int64_t kChunk = int64_t{1} << 16;
 // Shared by the calling thread and the tasks it schedules. Held by shared_ptr: a task that the
 // pool starts after all chunks are done touches nothing but this object, which it keeps alive.
 struct Job {
-  const void* scalars = nullptr;
+  // rows x (the rule's scalars): row r's scalars apply to the r-th of `rows` equal, contiguous
+  // parts of every leaf (a vmap over configurations: leaves are (rows, ...) row-major).
+  const char* scalars = nullptr;
+  int64_t rows = 1;
+  size_t row_bytes = 0;
   std::vector<Leaf> leaves;
   int64_t total = 0;
   int64_t num_chunks = 0;
@@ -221,7 +227,16 @@ struct Job {
     for (; it != leaves.end() && it->begin < hi; ++it) {
       const int64_t a = std::max(lo, it->begin) - it->begin;
       const int64_t b = std::min(hi, it->begin + it->n) - it->begin;
-      if (a < b) it->fn(scalars, it->w, it->g, it->slots, a, b);
+      if (a >= b) continue;
+      if (rows == 1) {
+        it->fn(scalars, it->w, it->g, it->slots, a, b);
+        continue;
+      }
+      const int64_t row_len = it->n / rows;
+      for (int64_t r = a / row_len; r * row_len < b; ++r) {
+        const int64_t ra = std::max(a, r * row_len), rb = std::min(b, (r + 1) * row_len);
+        it->fn(scalars + r * row_bytes, it->w, it->g, it->slots, ra, rb);
+      }
     }
   }
 
@@ -269,14 +284,17 @@ ffi::Error Step(Rule rule, ffi::ThreadPool pool, ffi::AnyBuffer scalars, ffi::Re
   if (rets.size() != k * (1 + ns)) {
     return ffi::Error::InvalidArgument("jaxlearn native: wrong number of results");
   }
-  if (static_cast<int64_t>(scalars.element_count()) != kScalars[rule] ||
+  const int64_t count = static_cast<int64_t>(scalars.element_count());
+  if (count == 0 || count % kScalars[rule] != 0 ||
       (scalars.element_type() != ffi::DataType::F32 &&
        scalars.element_type() != ffi::DataType::F64)) {
     return ffi::Error::InvalidArgument("jaxlearn native: wrong scalars (count or dtype)");
   }
   const Isa& isa = ChosenIsa();
   auto job = std::make_shared<Job>();
-  job->scalars = scalars.untyped_data();
+  job->scalars = static_cast<const char*>(scalars.untyped_data());
+  job->rows = count / kScalars[rule];
+  job->row_bytes = kScalars[rule] * (scalars.element_type() == ffi::DataType::F64 ? 8 : 4);
   job->leaves.reserve(k);
   for (size_t i = 0; i < k; ++i) {
     auto w = args.get<ffi::AnyBuffer>(i);
@@ -289,8 +307,9 @@ ffi::Error Step(Rule rule, ffi::ThreadPool pool, ffi::AnyBuffer scalars, ffi::Re
     const int kind = KindOf(type);
     const int64_t n = static_cast<int64_t>(w->element_count());
     if (kind < 0 || g->element_type() != type || scalars.element_type() != ScalarTypeFor(type) ||
-        static_cast<int64_t>(g->element_count()) != n) {
-      return ffi::Error::InvalidArgument("jaxlearn native: W, g and scalars types must match");
+        static_cast<int64_t>(g->element_count()) != n || n % job->rows != 0) {
+      return ffi::Error::InvalidArgument(
+          "jaxlearn native: W, g and scalars must match (types, sizes, scalar rows)");
     }
     Leaf leaf{isa.table[rule][kind], (*w_out)->untyped_data(), g->untyped_data(), {}, 0, n};
     // The outputs are aliased to the inputs, so these copies never run; they keep the handler
