@@ -16,7 +16,6 @@ import re
 import subprocess
 import sys
 import textwrap
-import warnings
 from pathlib import Path
 
 import jax
@@ -24,10 +23,13 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
 
 import jaxlearn.optim as jo
 from jaxlearn.optim import RULES, native
 from jaxlearn.optim.native import _library
+from tests.test_properties import build, rule_and_hyper, tree_specs
 
 NAMES = list(RULES)
 #: Non-default hyper-parameters, so no scalar is a special value (lr = 1, alpha = 0, ...).
@@ -300,23 +302,23 @@ def test_off_by_environment_means_xla_path(monkeypatch):
                            opt.init(params), params)  # fmt: skip
 
 
-def test_missing_library_warns_once_and_uses_xla(monkeypatch):
-    broken = _library.Library(None, "", "the kernels were not compiled (test)")
+def test_missing_library_says_so_once_and_uses_xla(monkeypatch, caplog):
+    broken = _library.Library(None, "", "not compiled (test)")
     monkeypatch.setattr(_library, "load", lambda: broken)
-    monkeypatch.setattr(native, "_warned", False)
+    monkeypatch.setattr(native, "_told", False)
     monkeypatch.delenv(native.ENV_VAR, raising=False)
     assert not native.native_available()
-    assert native.native_status() == "native kernels: off (the kernels were not compiled (test))"
+    assert native.native_status() == "native kernels: off (not compiled (test))"
     opt = jo.sgd(0.5)
     params = [jnp.ones(3)]
-    with warnings.catch_warnings(record=True) as seen:
-        warnings.simplefilter("always")
-        for _ in range(2):
-            new, _ = jax.jit(lambda p, s, g: opt.update_and_apply(g, s, p))(
-                params, opt.init(params), params
-            )
-    lines = [w for w in seen if issubclass(w.category, native.NativeKernelsUnavailableWarning)]
-    assert len(lines) == 1 and "XLA path" in str(lines[0].message)
+    for _ in range(2):
+        new, _ = jax.jit(lambda p, s, g: opt.update_and_apply(g, s, p))(
+            params, opt.init(params), params
+        )
+    lines = [r.getMessage() for r in caplog.records if r.name == native.LOG.name]
+    assert lines == [
+        "jaxlearn: native kernels: off (not compiled (test)); optimizer steps use the XLA path"
+    ]
     np.testing.assert_array_equal(new[0], jnp.full(3, 0.5))
 
 
@@ -407,3 +409,40 @@ def test_shard_map_and_sharded_jit():
         [sys.executable, "-c", SHARDED], capture_output=True, text=True, cwd=root, timeout=300
     )
     assert done.returncode == 0 and done.stdout.strip().endswith("OK"), done.stderr[-3000:]
+
+
+PROPERTY = settings(
+    max_examples=12,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+
+
+@needs_kernels
+@PROPERTY
+@given(
+    rule_and_hyper(),
+    tree_specs(),
+    st.sampled_from(["float32", "bfloat16", "float16"]),
+    st.integers(0, 2**16),
+    st.integers(0, 50),
+)
+def test_native_equals_xla_on_random_trees(rule_hyper, spec, dtype, seed, count):
+    """Random nested trees (None, empty and scalar leaves), random in-range hyper-parameters,
+    random step counts and accumulator values: the kernels give the XLA path's numbers."""
+    name, hyper = rule_hyper
+    assume(spec is not None)  # a bare None has no parameters to update
+    rng = np.random.default_rng(seed)
+    params, grads = build(spec, dtype, rng), build(spec, dtype, rng)
+    opt = RULES[name](**hyper)
+    slots = {
+        s: jax.tree.map(lambda p: jnp.asarray(np.abs(rng.normal(size=p.shape)), p.dtype), params)
+        for s in opt.rule.slots
+    }
+    state = opt.init(params)._replace(count=jnp.int32(count), **slots)
+    got = step_fn(opt)(params, state, grads)
+    with xla_path():
+        want = step_fn(opt)(params, state, grads)
+    assert jax.tree.structure(got) == jax.tree.structure(want)
+    assert_same(got, want)

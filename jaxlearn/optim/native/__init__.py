@@ -27,8 +27,8 @@ dtype (:func:`native_status` says ``bit-identical``); elsewhere they equal it to
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
-import warnings
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -74,10 +74,6 @@ KERNELS: dict[str, Kernel] = {
 }
 
 
-class NativeKernelsUnavailableWarning(RuntimeWarning):
-    """Issued once per process when a CPU step would use the kernels but they cannot load."""
-
-
 def _env_enabled() -> bool:
     return os.environ.get(ENV_VAR, "1").strip().lower() not in ("0", "off", "false", "no")
 
@@ -118,21 +114,20 @@ def native_status() -> str:
     return f"native kernels: on ({isa}; {exact} the XLA path)"
 
 
-_warned = False
+#: Where the one line goes when the kernels cannot load (``logging``: a single line on stderr
+#: when logging is not configured, and silenced like any other logger).
+LOG = logging.getLogger(__name__)
+_told = False
 
 
-def _warn_unavailable_once() -> None:
+def _say_unavailable_once() -> None:
     """The one line saying the XLA path is used because the kernels cannot load, only when they
     would have been used: a CPU backend, a covered rule, and not turned off on purpose."""
-    global _warned
-    if _warned or jax.default_backend() != "cpu":
+    global _told
+    if _told or jax.default_backend() != "cpu":
         return
-    _warned = True
-    warnings.warn(
-        f"jaxlearn: {native_status()}; optimizer steps use the XLA path",
-        NativeKernelsUnavailableWarning,
-        stacklevel=4,
-    )
+    _told = True
+    LOG.warning("jaxlearn: %s; optimizer steps use the XLA path", native_status())
 
 
 # --------------------------------------------------------------------------------------------
@@ -156,7 +151,7 @@ def _kernel_for(rule: Any, scalars: Mapping[str, Array]) -> Kernel | None:
     if not _env_enabled():
         return None
     if _library.load().error is not None:
-        _warn_unavailable_once()
+        _say_unavailable_once()
         return None
     return kernel
 
@@ -355,7 +350,6 @@ __all__ = [
     "KERNELS",
     "LEAVES_PER_CALL",
     "Kernel",
-    "NativeKernelsUnavailableWarning",
     "native_available",
     "native_status",
     "run_rule",

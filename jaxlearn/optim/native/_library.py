@@ -68,8 +68,7 @@ def load() -> Library:
         return Library(
             None,
             "",
-            "the kernels were not compiled when jaxlearn was installed "
-            "(no C++ compiler, or the build failed; reinstall with one to get them)",
+            "not compiled at install time: no C++ compiler, or the build failed",
         )
     try:
         lib = ctypes.CDLL(str(path))
