@@ -1,27 +1,17 @@
 r"""Single-pass CPU kernels behind the fused optimizer step, still a pure JAX transformation.
 
-XLA:CPU writes each output of a fused optimizer step in its own loop, so Adam re-reads g, m
-and v and moves 10–11 arrays per parameter instead of the 7 it needs. The C++ kernels here
-(``kernels.cc``, called through ``jax.ffi``) make one pass per leaf: they read W, g and the state
-once and write W and the state once, in place, vectorised, on XLA's intra-op thread pool.
+The C++ kernels (``kernels.cc``, ``loops.inc``, called through ``jax.ffi``) make one pass per
+leaf that reads W, g and the state once and writes W and the state once, in place, vectorised,
+on XLA's intra-op thread pool, where XLA:CPU moves 10–11 arrays for Adam's 7. They are the CPU
+implementation of :func:`jaxlearn.optim.update_and_apply` for jaxlearn's six rules (so of
+``fused_step``, ``make_step``, flat mode and the training step), with the XLA path as the
+reference and the automatic fallback, leaf by leaf. ``jit``, ``vmap``, ``grad`` and
+``shard_map`` work unchanged.
 
-They are the CPU implementation of :func:`jaxlearn.optim.update_and_apply` (and so of
-``fused_step``, ``make_step``, flat mode and the training step) for jaxlearn's six rules. The
-XLA path stays the reference and is chosen automatically wherever the kernels do not apply:
-
-* other backends (``lax.platform_dependent``: a GPU or TPU compile never sees the kernels);
-* differentiation through the step: the JVP (and so the VJP) is the XLA formula's;
-* leaves the kernels do not cover: dtypes other than f32/f64/bf16/f16, W, g and state of
-  different dtypes, empty leaves, arrays with shards on other processes (and, under ``jit``,
-  values typed with an explicit-mode mesh sharding);
-* rules or rule options without a kernel (an :class:`~jaxlearn.optim.base.ElementwiseRule`
-  whose ``native`` names none, or whose scalars or slots differ from the kernel's);
-* no compiled library (built by ``pip install`` when a C++ compiler is present), or
-  ``JAXLEARN_NATIVE=0`` in the environment.
-
-On a CPU with fused multiply-add the kernels form exactly the multiply-adds XLA:CPU's code
-generator forms, so their results are bit-identical to the jitted XLA path for every rule and
-dtype (:func:`native_status` says ``bit-identical``); elsewhere they equal it to float rounding.
+``docs/native.md`` is the one description of when the kernels apply (and when XLA does), why
+their results are bit-identical to the XLA path on a CPU with FMA, and how they are built.
+:func:`native_available` and :func:`native_status` say which path this process takes;
+``JAXLEARN_NATIVE=0`` turns the kernels off.
 """
 
 from __future__ import annotations
@@ -83,8 +73,8 @@ def native_available() -> bool:
 
     That needs the compiled library (built at install time when a C++ compiler is present), a
     jax with ``jax.ffi`` whose XLA accepts it, and ``JAXLEARN_NATIVE`` not set to ``0``. Even
-    then each step uses the XLA path for what the kernels do not cover (see the module
-    docstring); :func:`native_status` says why the answer is False.
+    then each step uses the XLA path for what the kernels do not cover (``docs/native.md``);
+    :func:`native_status` says why the answer is False.
 
     optax/flax equivalent: none (PyTorch's ``torch.optim`` ``fused=True`` kernels are the
     counterpart).
