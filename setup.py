@@ -30,13 +30,14 @@ SYMBOLS = [
     "JaxlearnKernelsInfo",
 ]
 #: Flags, on purpose:
-#: -O3: the loops must vectorise (checked with -fopt-info-vec when they change);
+#: -O3: the loops must vectorise (checked with -fopt-info-vec when they change); -g0: no debug
+#:   information (a 2 MB library becomes a small one);
 #: -fno-math-errno: lets std::sqrt vectorise (with errno it is a library call per element, and
 #:   the kernels ran 2x slower than XLA's three loops);
 #: -ffp-contract=off: no multiply-add the source does not spell (loops.inc spells XLA's);
 #: no -march: the library must run on any CPU of its architecture. kernels.cc compiles its loops
 #:   twice on x86-64 (baseline SSE2, and AVX2+FMA behind a target pragma) and picks one at load.
-UNIX_FLAGS = ["-O3", "-std=c++17", "-fno-math-errno", "-ffp-contract=off"]
+UNIX_FLAGS = ["-O3", "-g0", "-std=c++17", "-fno-math-errno", "-ffp-contract=off"]
 MSVC_FLAGS = ["/O2", "/std:c++17", "/fp:precise", "/EHsc"]
 
 

@@ -63,7 +63,7 @@ def native_env(on: bool):
 def _jax_runner(name, opt, params, grads, on: bool) -> _Runner:
     """A donated jitted step, traced and compiled now with the kernels on or off; its
     ``first_s`` is trace + compile + the first call (as the optimizer section's)."""
-    state = opt.init(params)
+    params, state, grads = jax.block_until_ready((params, opt.init(params), grads))
     t0 = time.perf_counter()
     with native_env(on):
         compiled = fused_step(opt).lower(params, state, grads).compile()

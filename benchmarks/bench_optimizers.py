@@ -103,7 +103,9 @@ class _Runner:
 
     def __init__(self, name, step, params, state, grads):
         self.name, self.step = name, step
-        self.params, self.state, self.grads = params, state, grads
+        # Inputs are made asynchronously (jax.random): wait for them here, or the first step's
+        # time (first_step_s) would include generating them (seconds for 25 M normals).
+        self.params, self.state, self.grads = jax.block_until_ready((params, state, grads))
         self.first_s = None
         self.times: list[float] = []
 
