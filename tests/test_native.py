@@ -292,6 +292,29 @@ def test_uncovered_leaves_and_rules_take_the_xla_path():
         )
 
 
+@needs_kernels
+def test_a_formula_that_is_not_the_kernels_takes_the_xla_path(caplog):
+    """A rule option that changes the formula but leaves ``native`` set (here: RMSprop with ε
+    inside the square root, optax's default) is caught by the probe and runs on XLA."""
+    import dataclasses
+
+    from jaxlearn.optim.base import elementwise_transformation
+
+    def eps_in_sqrt(g, h, *, lr, rho, eps):
+        h = rho * h + (1 - rho) * g * g
+        return -lr * g / jnp.sqrt(h + eps), h
+
+    rule = dataclasses.replace(jo.rmsprop().rule, leaf=eps_in_sqrt)
+    assert rule.native == "rmsprop"
+    opt = elementwise_transformation(rule)
+    params = [jnp.ones(4)]
+    step = lambda p, s, g: opt.update_and_apply(g, s, p)  # noqa: E731
+    assert not uses_kernel(step, params, opt.init(params), params)
+    assert any("computes something else" in r.getMessage() for r in caplog.records)
+    got, _ = jax.jit(step)(params, opt.init(params), params)
+    np.testing.assert_allclose(got[0], 1 - 0.01 / np.sqrt(0.01 + 1e-7), rtol=1e-6)
+
+
 def test_off_by_environment_means_xla_path(monkeypatch):
     monkeypatch.setenv(native.ENV_VAR, "0")
     assert not native.native_available()

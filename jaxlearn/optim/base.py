@@ -181,8 +181,9 @@ class ElementwiseRule:
       scalars: ``count -> {name: scalar}``, evaluated once per step in float32/float64.
       leaf: the per-element formula ``(g, *slots, **scalars) -> (update, *new_slots)``.
       native: the compiled CPU kernel that computes exactly this ``leaf`` (a name in
-        ``jaxlearn.optim.native.KERNELS``), or None. Set it only where the formula is the
-        kernel's; a rule option that changes the formula must leave it None (XLA path).
+        ``jaxlearn.optim.native.KERNELS``), or None (XLA path). A rule option that changes the
+        formula should leave it None; if it does not, a probe at first use catches the
+        mismatch and the rule runs on XLA (``docs/native.md``).
     """
 
     name: str

@@ -24,6 +24,7 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax import lax
 
 from jaxlearn import _compat
@@ -131,7 +132,7 @@ RunRule = Callable[..., list]
 
 
 def _kernel_for(rule: Any, scalars: Mapping[str, Array]) -> Kernel | None:
-    """The rule's kernel, when it has one whose scalars and slots are exactly the rule's."""
+    """The rule's kernel, when it has one whose scalars, slots and formula are the rule's."""
     kernel = KERNELS.get(getattr(rule, "native", None) or "")
     if kernel is None or len(rule.slots) != kernel.slots:
         return None
@@ -144,7 +145,66 @@ def _kernel_for(rule: Any, scalars: Mapping[str, Array]) -> Kernel | None:
     if _library.load().error is not None:
         _say_unavailable_once()
         return None
+    if not _same_formula(rule, kernel):
+        return None
     return kernel
+
+
+#: Probe values, one per scalar name: far from 0 and 1 and from each other, with a large ε, so
+#: that a formula that differs anywhere (ε inside the root, a centred variance, another
+#: momentum form, ...) gives clearly different numbers.
+_PROBE_SCALARS = {
+    "lr": 0.03,
+    "lr_t": 0.03,
+    "alpha": 0.7,
+    "rho": 0.8,
+    "b1": 0.85,
+    "b2": 0.95,
+    "eps": 0.05,
+}
+_checked: dict[tuple, bool] = {}
+
+
+def _same_formula(rule: Any, kernel: Kernel) -> bool:
+    """Whether ``rule.leaf`` computes what ``kernel`` computes, checked once per formula (its
+    code and closure) by running both on probe values. A rule option that changes the formula
+    but leaves ``native`` set is caught here: that rule takes the XLA path, with a log line."""
+    leaf = rule.leaf
+    cells = tuple(c.cell_contents for c in (leaf.__closure__ or ()))
+    key: tuple = (kernel.target, leaf.__code__, cells)
+    try:
+        hash(key)
+    except TypeError:  # an unhashable closure value: key on the function itself
+        key = (kernel.target, leaf)
+    if key not in _checked:
+        _checked[key] = _probe(rule, kernel)
+        if not _checked[key]:
+            LOG.warning(
+                "jaxlearn: the %s rule names the %r kernel but computes something else; "
+                "it uses the XLA path",
+                rule.name,
+                rule.native,
+            )
+    return _checked[key]
+
+
+def _probe(rule: Any, kernel: Kernel) -> bool:
+    rng = np.random.default_rng(0)
+    g = rng.uniform(-2.0, 2.0, 16).astype(np.float32)
+    slots = [rng.uniform(0.1, 1.0, 16).astype(np.float32) for _ in rule.slots]
+    scalars = {k: np.float32(_PROBE_SCALARS.get(k, 0.5)) for k in kernel.scalars}
+    try:
+        with jax.ensure_compile_time_eval(), jax.default_device(jax.devices("cpu")[0]):
+            want = [np.asarray(x) for x in rule.leaf(g, *slots, **scalars)]
+            rows = np.array([scalars[k] for k in kernel.scalars], np.float32)
+            got = _kernel_fn(kernel, 1)(rows, np.zeros(16, np.float32), g, *slots)
+            got = [np.asarray(x) for x in got]
+    except Exception:  # a leaf that needs other scalars, or a kernel that fails: not the same
+        return False
+    # W = 0, so W' is the update; the probe runs eagerly (no FMA on the XLA side): rounding.
+    return len(got) == len(want) and all(
+        a.shape == b.shape and np.allclose(a, b, rtol=1e-5, atol=1e-6) for a, b in zip(got, want)
+    )
 
 
 def _covered(g: Any, slots: Sequence[Any], p: Any) -> bool:
