@@ -92,6 +92,8 @@ def native_status() -> str:
     """One line on the kernels: in use (with the instruction set, and whether they are
     bit-identical to the XLA path on this CPU), or why not.
 
+    optax/flax equivalent: none.
+
     >>> import jaxlearn.optim as jo
     >>> jo.native_status().startswith('native kernels: ')
     True
