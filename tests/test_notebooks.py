@@ -15,8 +15,8 @@ from nbclient import NotebookClient
 NOTEBOOKS = sorted((Path(__file__).resolve().parent.parent / "notebooks").glob("[0-9]*.ipynb"))
 
 
-def test_there_are_eight_notebooks():
-    assert len(NOTEBOOKS) == 8, [p.name for p in NOTEBOOKS]
+def test_there_are_nine_notebooks():
+    assert len(NOTEBOOKS) == 9, [p.name for p in NOTEBOOKS]
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])

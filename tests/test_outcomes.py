@@ -1,7 +1,10 @@
-"""The chapter's outcomes (REFERENCE.md's table), asserted on the offline ``mnist-5k`` digits.
+"""The chapter's outcomes (REFERENCE.md's table), asserted on the offline ``mnist-5k`` digits over
+several seeds.
 
-Each experiment runs in its ``quick`` mode with a fixed seed, so these tests are deterministic;
-quick mode is sized so that the outcome still shows (see each experiment's QUICK_* constant).
+Each experiment runs in its ``quick`` mode (sized so that the outcome still shows, see each
+experiment's QUICK_* constant) with several seeds trained in one program, and the book's outcome
+must hold in at least 80% of the seeds (every seed when there are fewer than five). The seeds are
+fixed, so these tests are deterministic.
 """
 
 from __future__ import annotations
@@ -20,24 +23,34 @@ pytestmark = pytest.mark.skipif(
 QUICK = dict(dataset="mnist-5k", quick=True, progress=False, key=0)
 
 
+def holds(per_seed) -> bool:
+    """The outcome holds in at least 80% of the seeds."""
+    per_seed = np.asarray(per_seed, bool)
+    return per_seed.sum() >= math.ceil(0.8 * per_seed.size)
+
+
 def test_sgd_is_the_slowest_update_rule():
-    r = E.compare_optimizers(**QUICK)
-    final = {rule: run["final_loss"] for rule, run in r["runs"].items()}
-    assert r["iterations"] == 500
-    assert max(final, key=final.get) == "sgd", final
+    r = E.compare_optimizers(seeds=5, **QUICK)
+    assert r["config"]["iterations"] == 500 and r["config"]["seeds"] == [0, 1, 2, 3, 4]
+    final = {rule: np.asarray(run["final_loss"]) for rule, run in r["runs"].items()}
+    others = ("momentum", "adagrad", "adam")
+    assert holds(final["sgd"] > np.max([final[o] for o in others], axis=0)), final
     # Not a near tie: every adaptive/momentum rule ends well below SGD.
-    assert all(final[rule] < 0.5 * final["sgd"] for rule in ("momentum", "adagrad", "adam"))
+    for rule in others:
+        assert holds(final[rule] < 0.5 * final["sgd"]), (rule, final)
 
 
 def test_small_weights_do_not_learn_and_he_learns_fastest():
-    r = E.compare_initializers(**QUICK)
-    tiny = r["runs"]["std=0.01"]["smoothed_loss"]
-    assert np.all(np.abs(tiny - math.log(10)) < 0.1), (tiny.min(), tiny.max())
-    he, xavier = r["runs"]["He"], r["runs"]["Xavier"]
-    assert he["final_loss"] < xavier["final_loss"] < r["runs"]["std=0.01"]["final_loss"]
+    r = E.compare_initializers(seeds=5, **QUICK)
+    tiny = np.asarray(r["runs"]["std=0.01"]["smoothed_loss"])  # (seeds, iterations)
+    assert holds(np.all(np.abs(tiny - math.log(10)) < 0.1, axis=1)), (tiny.min(), tiny.max())
+    he, xavier = (np.asarray(r["runs"][k]["final_loss"]) for k in ("He", "Xavier"))
+    small = np.asarray(r["runs"]["std=0.01"]["final_loss"])
+    assert holds((he < xavier) & (xavier < small)), (he, xavier, small)
     # He is ahead over the whole second half of the run, not only at its end.
-    half = len(he["smoothed_loss"]) // 2
-    assert np.all(he["smoothed_loss"][half:] < xavier["smoothed_loss"][half:])
+    he_curve, xavier_curve = (np.asarray(r["runs"][k]["smoothed_loss"]) for k in ("He", "Xavier"))
+    half = he_curve.shape[1] // 2
+    assert holds(np.all(he_curve[:, half:] < xavier_curve[:, half:], axis=1))
 
 
 def test_sigmoid_activations_pile_at_the_ends_or_the_middle():
@@ -52,36 +65,39 @@ def test_sigmoid_activations_pile_at_the_ends_or_the_middle():
 
 
 def test_batch_norm_beats_plain_at_most_weight_scales():
-    r = E.batchnorm_comparison(**QUICK)
-    assert len(r["weight_scales"]) == 16
-    assert int(r["bn_wins"].sum()) >= 12, r["bn_wins"]
+    r = E.batchnorm_comparison(seeds=2, **QUICK)
+    assert len(r["weight_scales"]) == 16 and r["bn_wins"].shape == (2, 16)
+    assert holds(r["bn_wins"].sum(axis=1) >= 12), r["bn_wins"].sum(axis=1)
     # Without Batch Norm the smallest scales stay at chance (about 10%).
-    assert np.all(r["train_acc_plain"][-4:, -1] < 0.2)
+    assert holds(np.all(r["train_acc_plain"][:, -4:, -1] < 0.2, axis=1))
 
 
-def _gaps(r):
-    return [run["gap"] for run in r["runs"]]
+def _finals(r, quantity):
+    return [np.asarray(run[quantity]) for run in r["runs"]]
 
 
 def test_weight_decay_narrows_the_train_test_gap():
-    r = E.weight_decay_experiment(**QUICK)
-    plain, decayed = r["runs"]
-    assert plain["final_train_acc"] > 0.95  # overfits its 300 images
-    assert decayed["gap"] < plain["gap"] - 0.03, _gaps(r)
+    r = E.weight_decay_experiment(seeds=3, **QUICK)
+    plain_train, _ = _finals(r, "final_train_acc")
+    plain_gap, decayed_gap = _finals(r, "gap")
+    assert holds(plain_train > 0.95)  # overfits its 300 images
+    assert holds(decayed_gap < plain_gap - 0.03), (plain_gap, decayed_gap)
 
 
 def test_dropout_narrows_the_gap_and_keeps_train_below_100():
-    r = E.dropout_experiment(**QUICK)
-    plain, dropped = r["runs"]
-    assert plain["final_train_acc"] > 0.95
-    assert dropped["gap"] < plain["gap"] - 0.03, _gaps(r)
-    assert dropped["final_train_acc"] < 0.99
+    r = E.dropout_experiment(seeds=3, **QUICK)
+    plain_train, dropped_train = _finals(r, "final_train_acc")
+    plain_gap, dropped_gap = _finals(r, "gap")
+    assert holds(plain_train > 0.95)
+    assert holds(dropped_gap < plain_gap - 0.03), (plain_gap, dropped_gap)
+    assert holds(dropped_train < 0.99)
 
 
 def test_search_finds_the_books_learning_rate_region():
-    r = E.hyperparameter_search(**QUICK)
-    assert len(r["lr"]) == 20
+    r = E.hyperparameter_search(seeds=2, **QUICK)
+    assert len(r["lr"]) == 20 and r["val_acc"].shape[:2] == (2, 20)
     assert np.all((r["lr"][:2] >= 1e-3) & (r["lr"][:2] <= 1e-2)), r["lr"][:5]
-    # Every trial that learned something (val acc > 30%) had lr >= 1e-3; chance is 10%.
+    # Every trial that learned something (mean val acc > 30%) had lr >= 1e-3; chance is 10%.
     learned = r["final_val_acc"] > 0.3
-    assert learned.sum() >= 2 and np.all(r["lr"][learned] >= 1e-3)
+    assert learned.sum() >= 1 and np.all(r["lr"][learned] >= 1e-3)
+    assert holds(r["val_acc"][:, 0, -1] > 0.5)  # the best trial learns in every seed

@@ -11,15 +11,10 @@ import pytest
 
 import jaxlearn.optim as jlo
 from jaxlearn.nn import mlp
+from jaxlearn.nn.mlp import init_many
+from jaxlearn.nn.regularization import with_weight_decay
 from jaxlearn.results import to_jsonable
-from jaxlearn.train import (
-    init_many,
-    make_epoch,
-    make_train_step,
-    train,
-    train_many,
-    train_step,
-)
+from jaxlearn.train import RunConfig, make_train_step, train, train_many, train_step
 from jaxlearn.train.batches import batch_with_replacement, batch_without_replacement
 
 
@@ -47,7 +42,7 @@ def test_train_step_is_sgd_on_the_book_loss():
         net, params, state, x[:16], t[:16], train=True
     )
     new, _, _, value = train_step(
-        net, jlo.sgd(0.1), params, state, jlo.sgd(0.1).init(params), x[:16], t[:16]
+        net, jlo.sgd(0.1), params, state, jlo.sgd(0.1).init(params), (x[:16], t[:16])
     )
     expected = jax.tree.map(lambda p, g: p - 0.1 * g, params, grads)
     tree_close(new, expected, rtol=1e-6, atol=1e-7)
@@ -55,27 +50,58 @@ def test_train_step_is_sgd_on_the_book_loss():
     assert float(value) == pytest.approx(float(loss_value), rel=1e-6)
 
 
-def test_traced_weight_decay_equals_the_networks_lambda():
+def test_optimizer_weight_decay_equals_the_networks_lambda():
+    """λ in the optimizer state (with_weight_decay, injected) == the network's λ in the loss."""
     (x, t), _ = toy_data()
     with_lambda, params, state = mlp.init(jax.random.key(0), 12, [8], 3, weight_decay_lambda=0.1)
     plain = mlp.make(12, [8], 3)
     opt = jlo.sgd(0.1)
-    a = train_step(with_lambda, opt, params, state, opt.init(params), x[:16], t[:16])
-    b = train_step(plain, opt, params, state, opt.init(params), x[:16], t[:16], None, 0.1)
+    a = train_step(with_lambda, opt, params, state, opt.init(params), (x[:16], t[:16]))
+    decayed = jlo.inject_hyperparams(with_weight_decay(jlo.sgd))(lr=0.1, weight_decay=0.1)
+    b = train_step(plain, decayed, params, state, decayed.init(params), (x[:16], t[:16]))
     tree_close(a[0], b[0], rtol=1e-6, atol=1e-7)
-    assert float(a[3]) == pytest.approx(float(b[3]), rel=1e-6)
+    # The optimizer's λ acts on the gradient only; the network's λ is part of its loss.
+    penalty = 0.5 * 0.1 * sum(float(jnp.sum(params[k] ** 2)) for k in ("W1", "W2"))
+    assert float(a[3]) == pytest.approx(float(b[3]) + penalty, rel=1e-6)
+    assert float(b[2].hyperparams["weight_decay"]) == pytest.approx(0.1)
 
 
 def test_make_train_step_donates_and_matches_the_pure_step():
     net, params, state = mlp.init(jax.random.key(0), 12, [8], 3)
     (x, t), _ = toy_data()
     opt = jlo.momentum(0.05)
-    expected = train_step(net, opt, params, state, opt.init(params), x[:16], t[:16])
-    step = make_train_step(net, "momentum")
+    expected = train_step(net, opt, params, state, opt.init(params), (x[:16], t[:16]))
+    injected = jlo.inject_hyperparams(jlo.momentum)
+    step = make_train_step(net, injected(lr=0.05))
     p_in = jax.tree.map(jnp.array, params)
-    got = step(p_in, state, opt.init(params), x[:16], t[:16], lr=0.05)
+    got = step(p_in, state, injected(lr=0.05).init(params), x[:16], t[:16])
     tree_close(got[0], expected[0], rtol=1e-6)
     assert p_in["W1"].is_deleted()  # donated: its buffer now holds the new weights
+    with pytest.raises(TypeError, match="opt must be an"):
+        make_train_step(net, "momentum")
+
+
+def test_train_step_uses_the_fused_update():
+    """The step calls the rule's update_and_apply (not update + apply_updates)."""
+    net, params, state = mlp.init(jax.random.key(0), 12, [8], 3)
+    (x, t), _ = toy_data()
+    opt = jlo.adam(0.01)
+    calls = []
+    fused = opt.update_and_apply
+    opt.update_and_apply = lambda *a: calls.append(1) or fused(*a)
+    new, *_ = train_step(net, opt, params, state, opt.init(params), (x[:16], t[:16]))
+    assert calls == [1]
+    plain = jlo.adam(0.01)
+    batch = (x[:16], t[:16])
+    ref, *_ = train_step(net, optax_only(plain), params, state, plain.init(params), batch)
+    tree_close(new, ref, rtol=0, atol=0)  # bit for bit: the same arithmetic
+
+
+def optax_only(opt):
+    """The same rule as a plain optax GradientTransformation (no fused step)."""
+    import optax
+
+    return optax.GradientTransformation(opt.init, opt.update)
 
 
 # --- batches -------------------------------------------------------------------------------
@@ -137,36 +163,44 @@ def test_train_is_deterministic_keyed_and_leaves_inputs_alone():
 
 
 def test_loop_results_do_not_depend_on_how_the_run_is_split():
-    """train() over 40 iterations == two make_epoch calls of 20 (batches keyed by iteration)."""
+    """40 iterations as 20 compiled calls of 2, 2 calls of 20 (evaluating) or 1 call of 40
+    give the same run (batches are keyed by the iteration number), with and without
+    replacement."""
     data = toy_data()
-    (x, t), _ = data
     for replace in (True, False):
         net, params, state = mlp.init(jax.random.key(0), 12, [8], 3, use_batchnorm=True)
         opt = jlo.sgd(0.1)
-        key = jax.random.key(5)
-        r = train(
-            net, params, state, opt, data, key=key, iterations=40, batch_size=8,
-            replace=replace, progress=True,
-        )  # fmt: skip
-        epoch = make_epoch(net, opt, batch_size=8, iterations=20, replace=replace)
-        p, s, o = jax.tree.map(jnp.array, (params, state, opt.init(params)))
-        p, s, o, l1 = epoch(p, s, o, jnp.asarray(x), jnp.asarray(t), key)
-        p, s, o, l2 = epoch(p, s, o, jnp.asarray(x), jnp.asarray(t), key, 20)
-        np.testing.assert_allclose(np.r_[l1, l2], r.loss, rtol=1e-5)
-        tree_close(p, r.params, rtol=1e-5, atol=1e-6)
-        assert not np.allclose(s["mean1"], 0)  # Batch Norm running statistics were updated
+        kw = dict(key=jax.random.key(5), iterations=40, batch_size=8, replace=replace)
+        plans = {e: RunConfig(eval_every=e, **{k: v for k, v in kw.items() if k != "key"}).plan(
+            180) for e in (0, 20, 40)}  # fmt: skip
+        assert [p.n_blocks // p.blocks_per_call for p in plans.values()] == [20, 2, 1]
+        runs = [train(net, params, state, opt, data, eval_every=e, progress=e == 0, **kw)
+                for e in plans]  # fmt: skip
+        for r in runs[1:]:
+            np.testing.assert_allclose(r.loss, runs[0].loss, rtol=1e-5)
+            tree_close(r.params, runs[0].params, rtol=1e-5, atol=1e-6)
+        assert not np.allclose(runs[0].state["mean1"], 0)  # BatchNorm statistics were updated
+        assert runs[1].train_acc.shape == (2,) and runs[2].train_acc.shape == (1,)
+        assert runs[1].train_acc[-1] == runs[2].train_acc[-1]
 
 
-def test_rule_learning_rate_is_a_runtime_argument():
+def test_learning_rate_lives_in_the_optimizer_state():
+    """hyperparams= puts lr in the optimizer state: same run as a ready optimizer, and a new
+    value reuses the compiled program (no recompilation)."""
+    from jaxlearn.train.program import program
+
     data = toy_data()
     net, params, state = mlp.init(jax.random.key(0), 12, [8], 3)
     kw = dict(key=jax.random.key(1), iterations=20, batch_size=8, progress=False)
     fixed = train(net, params, state, jlo.sgd(0.05), data, **kw)
-    rule = train(net, params, state, jlo.sgd, data, lr=0.05, **kw)
-    named = train(net, params, state, "sgd", data, lr=0.05, **kw)
-    np.testing.assert_allclose(rule.loss, fixed.loss, rtol=1e-6)
-    np.testing.assert_allclose(named.loss, fixed.loss, rtol=1e-6)
-    zero = train(net, params, state, jlo.sgd, data, lr=0.0, **kw)
+    rule = train(net, params, state, jlo.sgd, data, hyperparams={"lr": 0.05}, **kw)
+    named = train(net, params, state, "sgd", data, hyperparams={"lr": 0.05}, **kw)
+    np.testing.assert_array_equal(rule.loss, fixed.loss)
+    np.testing.assert_array_equal(named.loss, fixed.loss)
+    assert float(rule.opt_state.hyperparams["lr"]) == pytest.approx(0.05)
+    compiled = program.cache_info().currsize
+    zero = train(net, params, state, jlo.sgd, data, hyperparams={"lr": 0.0}, **kw)
+    assert program.cache_info().currsize == compiled  # the same program, lr=0 in the state
     tree_close(zero.params, params, rtol=0, atol=0)
 
 
@@ -179,11 +213,12 @@ def test_optax_optimizers_ready_or_as_factories():
     kw = dict(key=jax.random.key(1), iterations=20, batch_size=8, progress=False)
     ours = train(net, params, state, jlo.momentum(0.05), data, **kw)
     ready = train(net, params, state, optax.sgd(0.05, momentum=0.9), data, **kw)
-    factory = train(net, params, state, optax.adam, data, lr=0.01, **kw)
+    factory = train(net, params, state, optax.adam, data,
+                    hyperparams={"learning_rate": 0.01}, **kw)  # fmt: skip
     adam_ready = train(net, params, state, optax.adam(0.01), data, **kw)
     np.testing.assert_allclose(ready.loss, ours.loss, rtol=1e-5)  # REFERENCE: same algorithm
     np.testing.assert_allclose(factory.loss, adam_ready.loss, rtol=1e-6)
-    with pytest.raises(ValueError, match="needs lr="):
+    with pytest.raises(ValueError, match=r"adam\(\) cannot be built without arguments"):
         train(net, params, state, optax.adam, data, **kw)
 
 
@@ -196,7 +231,8 @@ def test_optax_optimizers_ready_or_as_factories():
         (dict(iterations=0), "iterations must be a positive int"),
         (dict(iterations=10, batch_size=0), "batch_size"),
         (dict(iterations=10, batch_size=500, replace=False), "batch_size"),
-        (dict(iterations=10, lr=0.1), "lr= needs opt to be a rule"),
+        (dict(iterations=10, hyperparams={"lr": 0.1}), "hyperparams= needs opt to be a factory"),
+        (dict(iterations=10, eval_every=-1), "eval_every must be an int >= 0"),
     ],
 )
 def test_train_errors_name_the_argument(kwargs, message):
@@ -204,6 +240,25 @@ def test_train_errors_name_the_argument(kwargs, message):
     with pytest.raises(ValueError, match=message):
         train(net, params, state, jlo.sgd(0.1), toy_data(), key=jax.random.key(0),
               progress=False, **kwargs)  # fmt: skip
+
+
+def test_run_config_is_one_object_and_options_override_it():
+    data = toy_data()
+    net, params, state = mlp.init(jax.random.key(0), 12, [8], 3)
+    config = RunConfig(iterations=12, batch_size=8, progress=False)
+    a = train(net, params, state, jlo.sgd(0.1), data, key=jax.random.key(0), config=config)
+    b = train(net, params, state, jlo.sgd(0.1), data, key=jax.random.key(0), iterations=12,
+              batch_size=8, progress=False)  # fmt: skip
+    np.testing.assert_array_equal(a.loss, b.loss)
+    c = train(net, params, state, jlo.sgd(0.1), data, key=jax.random.key(0), config=config,
+              iterations=6)  # fmt: skip
+    np.testing.assert_array_equal(c.loss, a.loss[:6])
+    with pytest.raises(TypeError, match="unknown training option 'batchsize'"):
+        train(net, params, state, jlo.sgd(0.1), data, key=jax.random.key(0), iterations=2,
+              batchsize=8)  # fmt: skip
+    with pytest.raises(ValueError, match=r"hyperparams\['lr'\]: train takes one value"):
+        train(net, params, state, "sgd", data, key=jax.random.key(0), iterations=2,
+              hyperparams={"lr": [0.1, 0.2]})  # fmt: skip
 
 
 def test_train_checks_data_and_net():
@@ -230,12 +285,15 @@ def test_train_many_equals_separate_runs(exact_matmuls):
     wd = jnp.array([0.0, 1e-3, 0.1])
     keys = jax.random.split(jax.random.key(1), k)
     kw = dict(epochs=6, batch_size=12, progress=False)
-    many = train_many(net, params, state, jlo.sgd, data, key=keys, lr=lr, weight_decay=wd, **kw)
+    opt = with_weight_decay(jlo.sgd)
+    many = train_many(net, params, state, opt, data, key=keys,
+                      hyperparams={"lr": lr, "weight_decay": wd}, **kw)  # fmt: skip
     assert many.loss.shape == (k, 90) and many.test_acc.shape == (k, 6)
+    np.testing.assert_array_equal(many.opt_state.hyperparams["weight_decay"], wd)
     for i in range(k):
         p_i, s_i = jax.tree.map(lambda a, i=i: a[i], (params, state))
-        one = train(net, p_i, s_i, jlo.sgd, data, key=keys[i], lr=float(lr[i]),
-                    weight_decay=float(wd[i]), **kw)  # fmt: skip
+        hp = {"lr": float(lr[i]), "weight_decay": float(wd[i])}
+        one = train(net, p_i, s_i, opt, data, key=keys[i], hyperparams=hp, **kw)
         np.testing.assert_allclose(many.loss[i], one.loss, rtol=2e-4, atol=1e-5)
         np.testing.assert_allclose(many.test_acc[i], one.test_acc, atol=1e-6)
         tree_close(jax.tree.map(lambda a, i=i: a[i], many.params), one.params, rtol=1e-3,
@@ -248,7 +306,7 @@ def test_train_many_shared_batches_and_split_key():
     net = mlp.make(12, [8], 3)
     params, state = init_many(net, jax.random.key(0), 2)
     params = jax.tree.map(lambda a: jnp.stack([a[0], a[0]]), params)  # identical networks
-    kw = dict(iterations=12, batch_size=8, progress=False, lr=0.1)
+    kw = dict(iterations=12, batch_size=8, progress=False, hyperparams={"lr": 0.1})
     shared = train_many(net, params, state, "sgd", data, key=jax.random.key(1),
                         share_batches=True, **kw)  # fmt: skip
     np.testing.assert_allclose(shared.loss[0], shared.loss[1], rtol=1e-6)
@@ -261,8 +319,9 @@ def test_train_many_errors():
     net = mlp.make(12, [8], 3)
     params, state = init_many(net, jax.random.key(0), 3)
     kw = dict(iterations=4, batch_size=8, progress=False)
-    with pytest.raises(ValueError, match=r"lr: expected a scalar or shape \(3,\)"):
-        train_many(net, params, state, "sgd", data, key=jax.random.key(0), lr=[0.1, 0.2], **kw)
+    with pytest.raises(ValueError, match=r"hyperparams\['lr'\]: expected a scalar or shape \(3,\)"):
+        train_many(net, params, state, "sgd", data, key=jax.random.key(0),
+                   hyperparams={"lr": [0.1, 0.2]}, **kw)  # fmt: skip
     with pytest.raises(ValueError, match="key: expected one PRNG key"):
         train_many(net, params, state, "sgd", data, key=jax.random.split(jax.random.key(0), 2),
                    **kw)  # fmt: skip

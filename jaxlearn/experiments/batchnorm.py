@@ -15,10 +15,17 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxlearn.experiments.common import DatasetLike, as_key, get_data
+from jaxlearn.experiments.common import DatasetLike, by_seed, get_data, seed_keys, train_runs
+from jaxlearn.experiments.report import (
+    TIDY_HEADER,
+    Report,
+    curve_rows,
+    describe_hidden,
+    iterations_per_epoch,
+    pct,
+)
 from jaxlearn.nn import mlp
 from jaxlearn.optim import sgd
-from jaxlearn.train import init_many, train_many
 
 EPOCHS, QUICK_EPOCHS = 20, 10
 TRAIN_SIZE = 1000
@@ -27,6 +34,7 @@ TRAIN_SIZE = 1000
 def batchnorm_comparison(
     weight_scales: Sequence[float] | None = None,
     *,
+    seeds: int = 1,
     key: jax.Array | int = 0,
     dataset: DatasetLike = "auto",
     epochs: int | None = None,
@@ -35,7 +43,7 @@ def batchnorm_comparison(
     lr: float = 0.01,
     hidden: Sequence[int] = (100,) * 5,
     quick: bool = False,
-    progress: bool = True,
+    progress: bool | None = None,
 ) -> dict:
     """Train with and without Batch Norm at each initial weight scale; record train accuracy.
 
@@ -45,14 +53,19 @@ def batchnorm_comparison(
 
     Args:
       weight_scales: W std per configuration (default ``np.logspace(0, -4, 16)``).
+      seeds: repeats of the whole comparison, each its own draws and mini-batches (seed ``i``
+        of ``key=k`` is the single-seed run ``key=k+i``); all in one program per variant.
       key, dataset, progress: as in the other experiments.
       epochs: 20 (the book's), 10 with ``quick``.
       train_size, batch_size, lr, hidden: the book's 1000, 100, 0.01, [100]×5.
 
     Returns:
-      ``{'experiment', 'dataset', 'weight_scales' (S,), 'epochs' (E,) epoch numbers,
+      ``{'experiment': 'batchnorm', 'config': {'dataset', 'train_size', 'epochs',
+      'batch_size', 'lr', 'hidden'}, 'weight_scales' (S,), 'epochs' (E,) epoch numbers,
       'train_acc_bn' (S, E), 'train_acc_plain' (S, E), 'loss_bn' (S, iterations),
-      'loss_plain' (S, iterations), 'bn_wins' (S,) bool: final accuracy with BN higher}``.
+      'loss_plain' (S, iterations), 'bn_wins' (S,) bool: final accuracy with BN higher}``;
+      with N seeds every array but the axes gains a leading seed axis ``(N, …)``, and
+      ``config['seeds']`` lists the seeds.
 
     >>> import numpy as np
     >>> rng = np.random.default_rng(0)
@@ -71,26 +84,85 @@ def batchnorm_comparison(
     if train_size > len(x):
         raise ValueError(f"train_size ({train_size}) exceeds the {len(x)} training images")
     data = (x[:train_size], t[:train_size])  # the book evaluates on the training images only
-    k_init, k_train = jax.random.split(as_key(key))
-    keys = jnp.stack([k_train] * len(scales))
+    split = [jax.random.split(k) for k in seed_keys(key, seeds)[0]]
+    # Seed-major; within a seed every scale sees the same mini-batches, with and without BN.
+    keys = jnp.stack([k_train for _, k_train in split for _ in scales])
     out = {}
     for tag, use_bn in (("bn", True), ("plain", False)):
         net = mlp.make(x.shape[1], list(hidden), 10, use_batchnorm=use_bn)
-        params, state = init_many(net, k_init, len(scales), weight_scale=scales)
-        r = train_many(
-            net, params, state, sgd(lr), data, key=keys, epochs=epochs, batch_size=batch_size,
+        inits = [mlp.init_many(net, k, len(scales), weight_scale=scales) for k, _ in split]
+        params, state = jax.tree.map(lambda *a: jnp.concatenate(a), *inits)
+        r = train_runs(
+            net, params, state, sgd(lr), data, keys, epochs=epochs, batch_size=batch_size,
             progress=progress, desc="Batch Norm" if use_bn else "no Batch Norm",
         )  # fmt: skip
-        out[f"train_acc_{tag}"] = r.train_acc
-        out[f"loss_{tag}"] = r.loss
+        out[f"train_acc_{tag}"] = by_seed(r.train_acc, seeds)
+        out[f"loss_{tag}"] = by_seed(r.loss, seeds)
+    config = {
+        "dataset": name,
+        "train_size": train_size,
+        "epochs": epochs,
+        "batch_size": batch_size,
+        "lr": lr,
+        "hidden": list(hidden),
+        "seeds": seed_keys(key, seeds)[1],
+    }
     return {
         "experiment": "batchnorm",
-        "dataset": name,
+        "config": config,
         "weight_scales": scales,
         "epochs": np.arange(1, epochs + 1),
         **out,
-        "bn_wins": out["train_acc_bn"][:, -1] > out["train_acc_plain"][:, -1],
+        "bn_wins": out["train_acc_bn"][..., -1] > out["train_acc_plain"][..., -1],
     }
 
 
-__all__ = ["batchnorm_comparison"]
+def report(result: dict) -> Report:
+    """The table of :func:`batchnorm_comparison`' result: final train accuracy per scale."""
+    c, r = result["config"], result
+    seeds = len(c.get("seeds", [0]))
+    # Final accuracies (seeds, scales); the comparison is of the means over seeds.
+    plain = np.asarray(r["train_acc_plain"])[..., -1].reshape(seeds, -1)
+    bn = np.asarray(r["train_acc_bn"])[..., -1].reshape(seeds, -1)
+
+    def acc(a: np.ndarray) -> str:
+        return pct(a.mean()) + (f" ± {pct(a.std())}" if seeds > 1 else "")
+
+    wins = bn.mean(axis=0) > plain.mean(axis=0)
+    rows = [
+        [f"{w:.3g}", acc(plain[:, i]), acc(bn[:, i]), "Batch Norm" if wins[i] else "without"]
+        for i, w in enumerate(r["weight_scales"])
+    ]
+    notes = [f"Batch Norm is better at {int(wins.sum())} of {len(rows)} scales"]
+    if seeds > 1:
+        notes[0] += f" (means over {seeds} seeds; ± : standard deviation)"
+    return Report(
+        f"Batch Normalization on {c['dataset']} ({c['train_size']} training images, "
+        f"{describe_hidden(c['hidden'])}, SGD {c['lr']:g}, {c['epochs']} epochs"
+        + (f", {seeds} seeds" if seeds > 1 else "") + "): final train accuracy",
+        ["W scale", "without BN", "with BN", "better"],
+        rows,
+        notes,
+    )
+
+
+def tidy(result: dict) -> tuple[tuple[str, ...], list[tuple]]:
+    """The result as long-format CSV rows (:data:`~jaxlearn.experiments.report.TIDY_HEADER`):
+    per weight scale, with and without Batch Norm (label ``'W=0.1 BN'`` / ``'W=0.1 plain'``),
+    the loss per iteration and the train accuracy after every epoch, per seed."""
+    c = result["config"]
+    seeds, per_epoch = c.get("seeds", [0]), iterations_per_epoch(c)
+    epochs = [e * per_epoch for e in np.asarray(result["epochs"])]
+    rows = []
+    for tag in ("bn", "plain"):
+        loss = np.asarray(result[f"loss_{tag}"])
+        for i, w in enumerate(result["weight_scales"]):
+            label = f"W={w:.3g} {'BN' if tag == 'bn' else 'plain'}"
+            steps = range(1, loss.shape[-1] + 1)
+            rows += curve_rows(label, seeds, steps, "loss", loss[..., i, :])
+            acc = np.asarray(result[f"train_acc_{tag}"])[..., i, :]
+            rows += curve_rows(label, seeds, epochs, "train_acc", acc)
+    return TIDY_HEADER, rows
+
+
+__all__ = ["batchnorm_comparison", "report", "tidy"]

@@ -9,16 +9,16 @@ expressiveness), Xavier spreads them. With ReLU: std 0.01 shrinks to 0, Xavier d
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 from jaxlearn.experiments.common import as_key
+from jaxlearn.experiments.report import Report, pct
+from jaxlearn.initializers import weight_std
+from jaxlearn.nn.activations import ACTIVATIONS
 
-_ACT = {"sigmoid": jax.nn.sigmoid, "tanh": jnp.tanh, "relu": jax.nn.relu}
 #: Label → (activation, weight std): a number, or 'xavier' √(1/n) / 'he' √(2/n).
 HISTOGRAM_CONFIGS: dict[str, tuple[str, str | float]] = {
     "sigmoid, std=1": ("sigmoid", 1.0),
@@ -29,16 +29,6 @@ HISTOGRAM_CONFIGS: dict[str, tuple[str, str | float]] = {
     "ReLU, Xavier": ("relu", "xavier"),
     "ReLU, He": ("relu", "he"),
 }
-
-
-def _std(spec: str | float, n: int) -> float:
-    if spec == "xavier":
-        return math.sqrt(1.0 / n)
-    if spec == "he":
-        return math.sqrt(2.0 / n)
-    if isinstance(spec, str):
-        raise ValueError(f"weight std must be a number, 'xavier' or 'he', got {spec!r}")
-    return float(spec)
 
 
 def activation_histograms(
@@ -66,7 +56,8 @@ def activation_histograms(
       quick: accepted for a uniform interface; the experiment is already fast.
 
     Returns:
-      ``{'experiment', 'layers', 'configs': {label: {'activation', 'std' (layer 1's number),
+      ``{'experiment': 'histograms', 'config': {'num_inputs', 'nodes', 'layers', 'bins'},
+      'configs': {label: {'activation', 'std' (layer 1's number),
       'edges' (bins + 1,), 'counts' (layers, bins), 'mean' (layers,), 'std_per_layer'
       (layers,), 'frac_saturated' (layers,): share within 0.1 of 0 or 1 (sigmoid),
       'frac_middle' (layers,): share in [0.4, 0.6], 'frac_zero' (layers,): share below 0.01
@@ -84,9 +75,9 @@ def activation_histograms(
     unit_w = jax.random.normal(k_w, (layers, nodes, nodes))
     out = {}
     for label, (activation, spec) in configs.items():
-        if activation not in _ACT:
-            raise ValueError(f"configs[{label!r}]: activation must be one of {sorted(_ACT)}")
-        std = _std(spec, nodes)
+        if activation not in ACTIVATIONS:
+            raise ValueError(f"configs[{label!r}]: activation must be one of {sorted(ACTIVATIONS)}")
+        std = weight_std(spec, nodes, f"configs[{label!r}] std")
         acts = np.asarray(_forward(x, unit_w * std, activation))
         lo = -1.0 if activation == "tanh" else 0.0
         edges = np.linspace(lo, 1.0, bins + 1)
@@ -106,16 +97,47 @@ def activation_histograms(
         if return_activations:
             entry["activations"] = acts
         out[label] = entry
-    return {"experiment": "histograms", "layers": layers, "configs": out}
+    config = {"num_inputs": num_inputs, "nodes": nodes, "layers": layers, "bins": bins}
+    return {"experiment": "histograms", "config": config, "configs": out}
+
+
+def report(result: dict) -> Report:
+    """The table of :func:`activation_histograms`' result: first and last layer per config."""
+    c = result["config"]
+    rows = [
+        [label, f"{e['std']:.3g}", float(e["mean"][0]), float(e["std_per_layer"][0]),
+         float(e["std_per_layer"][-1]), pct(e["frac_saturated"][-1]), pct(e["frac_middle"][-1])]
+        for label, e in result["configs"].items()
+    ]  # fmt: skip
+    last = f"L{c['layers']}"
+    return Report(
+        f"Activations of {c['layers']} hidden layers of {c['nodes']} nodes (input N(0, 1), "
+        f"{c['num_inputs']} x {c['nodes']}, no bias)",
+        ["config", "W std", "mean L1", "spread L1", f"spread {last}", f"near 0|1 {last}",
+         f"0.4-0.6 {last}"],
+        rows,
+        [f"spread: standard deviation of the activations; L1/{last}: layer 1/{c['layers']}"],
+    )  # fmt: skip
 
 
 @jax.jit(static_argnames="activation")
 def _forward(x, weights, activation):
     def layer(a, w):
-        a = _ACT[activation](a @ w)
+        a = ACTIVATIONS[activation](a @ w)
         return a, a
 
     return jax.lax.scan(layer, x, weights)[1]
 
 
-__all__ = ["HISTOGRAM_CONFIGS", "activation_histograms"]
+def tidy(result: dict) -> tuple[tuple[str, ...], list[tuple]]:
+    """The histograms as long-format CSV rows ``(label, layer, bin_low, bin_high, count)``."""
+    rows = [
+        (label, layer + 1, float(lo), float(hi), int(n))
+        for label, e in result["configs"].items()
+        for layer, counts in enumerate(e["counts"])
+        for lo, hi, n in zip(e["edges"][:-1], e["edges"][1:], counts)
+    ]
+    return ("label", "layer", "bin_low", "bin_high", "count"), rows
+
+
+__all__ = ["HISTOGRAM_CONFIGS", "activation_histograms", "report", "tidy"]

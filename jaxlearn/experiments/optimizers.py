@@ -1,102 +1,285 @@
-"""The update rules on MNIST (the book's ``ch06/optimizer_compare_mnist.py``, figure 6-9).
+"""The update rules on MNIST (the book's ``ch06/optimizer_compare_mnist.py``, figure 6-9), and
+any optimizer against them: several seeds and a tuned learning rate per optimizer.
 
-[100]×4 ReLU network, He initialisation, batch 128, 2000 iterations, each rule at its book
-defaults. Expected: SGD is the slowest; Momentum, AdaGrad and Adam learn faster and close
-together.
+The book: [100]×4 ReLU network, He initialisation, batch 128, 2000 iterations, each rule at its
+book defaults. Expected: SGD is the slowest; Momentum, AdaGrad and Adam learn faster and close
+together. A careful comparison (Schmidt et al., 2021, "Descending through a crowded valley";
+MLCommons AlgoPerf) also repeats each run over seeds and tunes each optimizer's learning rate:
+``seeds=`` and ``lrs=`` do both, each optimizer's runs in one ``vmap``-ed program.
 """
 
 from __future__ import annotations
 
-import inspect
-from collections.abc import Sequence
+import functools
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import jax
+import jax.numpy as jnp
+import numpy as np
 
-from jaxlearn.experiments.common import DatasetLike, as_key, final_value, get_data, smooth_curve
+from jaxlearn.experiments.common import (
+    DatasetLike,
+    as_key,
+    cell,
+    display,
+    get_data,
+    loss_run,
+    mean_final,
+    seed_keys,
+    train_runs,
+)
+from jaxlearn.experiments.report import (
+    TIDY_HEADER,
+    Report,
+    curve_rows,
+    describe_hidden,
+    loss_run_rows,
+    pct,
+)
+from jaxlearn.experiments.specs import Entry, SpecError, resolve_entries
 from jaxlearn.nn import mlp
-from jaxlearn.optim import RULES
-from jaxlearn.train import train
 
 #: The book's four rules (all six: ``tuple(jaxlearn.RULES)``).
 BOOK_RULES = ("sgd", "momentum", "adagrad", "adam")
 #: Iterations of the full run and of ``quick=True`` (enough for SGD to trail clearly).
 ITERATIONS, QUICK_ITERATIONS = 2000, 500
+#: Share of the training images held out to pick each optimizer's learning rate (``lrs=``).
+VALIDATION_FRACTION = 0.1
 
 
 def compare_optimizers(
-    rules: Sequence[str] = BOOK_RULES,
+    rules: Sequence[Any] | Mapping[str, Any] = BOOK_RULES,
     *,
+    seeds: int = 1,
+    lrs: Sequence[float] | None = None,
     key: jax.Array | int = 0,
     dataset: DatasetLike = "auto",
     iterations: int | None = None,
     batch_size: int = 128,
     hidden: Sequence[int] = (100, 100, 100, 100),
     quick: bool = False,
-    progress: bool = True,
+    progress: bool | None = None,
 ) -> dict:
-    """Train the same network with each update rule and record the per-iteration loss.
+    """Train the same network with each optimizer and record the per-iteration loss.
 
-    Every rule starts from the same initial weights and sees the same mini-batches (one key),
-    so the curves differ only by the rule. Train/test accuracy is evaluated once, at the end.
+    Every optimizer starts from the same initial weights and sees the same mini-batches (per
+    seed), so the curves differ only by the optimizer. Train/test accuracy is evaluated once, at
+    the end.
 
     Args:
-      rules: rule names from :data:`jaxlearn.RULES`, each at its book defaults.
-      key: PRNG key or int seed (initial weights, mini-batches).
-      dataset: a data set name or ``((x_train, t_train), (x_test, t_test))`` arrays.
-      iterations: updates per rule (default 2000, the book's; 500 with ``quick``).
+      rules: the optimizers: rule names (``'adam'``), names with overrides (``('adam', {'lr':
+        3e-3})``, ``'adam:lr=0.003'``), optax aliases (``'optax:adamw:learning_rate=1e-3'``), or
+        a mapping ``{label: any of those, or any optax.GradientTransformation}``. The labels
+        name the curves, table rows and result keys (see :mod:`jaxlearn.experiments.specs`).
+      seeds: runs per optimizer, each with its own initial weights and mini-batches, trained
+        as one ``vmap``-ed program per optimizer. Seed ``i`` of ``key=k`` is the single-seed
+        run ``key=k+i``.
+      lrs: a learning-rate sweep: each optimizer trains at every rate (and every seed) in one
+        program, with :data:`VALIDATION_FRACTION` of the training images held out; the rate
+        with the lowest final validation loss (mean over seeds) is the tuned one. Every entry
+        must then be a factory with a learning rate (a name or a spec, not a ready object).
+      key: PRNG key or int seed (initial weights, mini-batches, the validation split).
+      dataset: a data set name, ``((x_train, t_train), (x_test, t_test))`` arrays, or
+        ``(name, arrays)``.
+      iterations: updates per run (default 2000, the book's; 500 with ``quick``).
       batch_size, hidden: the book's 128 and [100]×4.
-      quick: the shorter run (:data:`QUICK_ITERATIONS`).
-      progress: show a progress bar per rule.
+      quick: the shorter run (``QUICK_ITERATIONS``, 500).
+      progress: show a progress bar per optimizer (default: when stderr is a terminal).
 
     Returns:
-      ``{'experiment', 'dataset', 'iterations', 'batch_size', 'runs': {rule: {'lr', 'loss'
-      (iterations,), 'smoothed_loss' (iterations,), 'final_loss' (mean of the last 5% of the
-      smoothed curve), 'train_acc', 'test_acc'}}}``.
+      ``{'experiment': 'optimizers', 'config': {'dataset', 'train_size', 'iterations',
+      'batch_size', 'hidden', 'activation', 'weight_init_std', 'seeds' (the seed ids), 'lrs',
+      'validation_size'}, 'runs': {label: run}}``. A run holds ``'lr'`` (None when unknown),
+      ``'loss'`` and ``'smoothed_loss'`` per iteration, ``'final_loss'`` (mean of the last 5%
+      of the smoothed curve), ``'train_acc'`` and ``'test_acc'``. With one seed these have
+      the shapes ``(iterations,)`` and scalars; with N seeds ``(N, iterations)`` and length-N
+      lists, plus ``'summary'``: ``{quantity: {'mean', 'std', 'min', 'max'}}``. With ``lrs``
+      the run is the tuned one and also holds ``'sweep'``: ``{'lr' (L,), 'val_loss' (L, N),
+      'val_loss_mean' (L,)}``.
 
-    >>> import numpy as np
+    >>> import numpy as np, optax
     >>> rng = np.random.default_rng(0)
     >>> data = ((rng.random((64, 784)), rng.integers(0, 10, 64)),
     ...         (rng.random((16, 784)), rng.integers(0, 10, 16)))
     >>> r = compare_optimizers(['sgd'], dataset=data, iterations=20, batch_size=8,
     ...                        hidden=[10], progress=False)
-    >>> r['runs']['sgd']['loss'].shape, r['dataset']
+    >>> r['runs']['sgd']['loss'].shape, r['config']['dataset']
     ((20,), 'user')
+    >>> r = compare_optimizers({'SGD': 'sgd', 'AdamW': optax.adamw(1e-3)}, seeds=3,
+    ...                        dataset=data, iterations=20, batch_size=8, hidden=[10])
+    >>> r['runs']['AdamW']['loss'].shape, len(r['runs']['SGD']['test_acc'])
+    ((3, 20), 3)
     """
-    unknown = [r for r in rules if r not in RULES]
-    if unknown or not rules:
-        raise ValueError(f"rules: unknown or empty {list(rules)}; choose from {list(RULES)}")
+    entries = resolve_entries(rules)
+    sweep = _check_lrs(lrs, entries)
+    for entry in entries.values():
+        entry.check(None if sweep is None else float(sweep[0]))
     iterations = iterations or (QUICK_ITERATIONS if quick else ITERATIONS)
     name, data = get_data(dataset)
-    k_init, k_train = jax.random.split(as_key(key))
-    net, params, state = mlp.init(k_init, data[0][0].shape[1], list(hidden), 10)
+    keys, ids = seed_keys(key, seeds)
+    data, validation = (data, None) if sweep is None else _hold_out(data, as_key(key))
+    net = mlp.make(data[0][0].shape[1], list(hidden), 10)
+    k_init, k_train = (jnp.stack(k) for k in zip(*(jax.random.split(k) for k in keys)))
+    params, state = jax.vmap(functools.partial(mlp.init_params, net))(k_init)
+    options = dict(
+        iterations=iterations, batch_size=batch_size, eval_every=iterations, progress=progress
+    )
     runs = {}
-    for rule in rules:
-        opt = RULES[rule]()
-        r = train(
-            net, params, state, opt, data, key=k_train, iterations=iterations,
-            batch_size=batch_size, eval_every=iterations, progress=progress, desc=rule,
-        )  # fmt: skip
-        smoothed = smooth_curve(r.loss)
-        runs[rule] = {
-            "lr": float(_default_lr(rule)),
-            "loss": r.loss,
-            "smoothed_loss": smoothed,
-            "final_loss": final_value(smoothed),
-            "train_acc": float(r.train_acc[-1]),
-            "test_acc": float(r.test_acc[-1]),
-        }
-    return {
-        "experiment": "optimizers",
+    for label, entry in entries.items():
+        if sweep is None:
+            r = train_runs(
+                net, params, state, entry.build(), data, k_train, desc=label, **options
+            )
+            runs[label] = loss_run(r.loss, r.train_acc[:, -1], r.test_acc[:, -1], lr=entry.lr)
+        else:
+            runs[label] = _tuned(net, (params, state), entry, data, validation, k_train, sweep,
+                                 dict(options, desc=label))  # fmt: skip
+    config = {
         "dataset": name,
+        "train_size": len(data[0][0]),
         "iterations": iterations,
         "batch_size": batch_size,
         "hidden": list(hidden),
-        "runs": runs,
+        "activation": net.activation,
+        "weight_init_std": net.weight_init_std,
+        "seeds": ids,
+        "lrs": None if sweep is None else sweep.tolist(),
+        "validation_size": 0 if validation is None else len(validation[0]),
     }
+    return {"experiment": "optimizers", "config": config, "runs": runs}
 
 
-def _default_lr(rule: str) -> float:
-    return inspect.signature(RULES[rule]).parameters["lr"].default
+def _check_lrs(lrs: Sequence[float] | None, entries: Mapping[str, Entry]) -> np.ndarray | None:
+    if lrs is None:
+        return None
+    sweep = np.asarray(lrs, np.float64)
+    if sweep.ndim != 1 or sweep.size == 0 or not np.all(np.isfinite(sweep) & (sweep > 0)):
+        raise ValueError(f"lrs must be a non-empty list of positive learning rates, got {lrs!r}")
+    fixed = [label for label, e in entries.items() if e.lr_name is None]
+    if fixed:
+        raise SpecError(
+            f"lrs: {', '.join(fixed)} cannot be swept: a learning-rate sweep needs a factory "
+            "with an lr / learning_rate argument (a rule name, a spec or 'optax:NAME'), not a "
+            "ready optimizer"
+        )
+    return sweep
 
 
-__all__ = ["BOOK_RULES", "compare_optimizers"]
+def _hold_out(data: tuple, key: jax.Array) -> tuple[tuple, tuple]:
+    """(training data without the validation images, the validation images), a keyed split."""
+    (x, t), test = data
+    n_val = max(1, int(round(len(x) * VALIDATION_FRACTION)))
+    order = np.asarray(jax.random.permutation(jax.random.fold_in(key, 0x5EED), len(x)))
+    val, rest = order[:n_val], order[n_val:]
+    return ((x[rest], t[rest]), test), (x[val], t[val])
+
+
+def _tuned(
+    net: mlp.MLPConfig, init: tuple, entry: Entry, data: tuple, validation: tuple, keys,
+    sweep: np.ndarray, options: dict,
+) -> dict:  # fmt: skip
+    """Train ``entry`` at every rate of ``sweep`` (and every seed) in one program; keep the
+    rate with the lowest mean final validation loss."""
+    n, k = keys.shape[0], len(sweep)
+    tile = functools.partial(jax.tree.map, lambda a: jnp.concatenate([a] * k))
+    params, state = tile(init)
+    fixed = {n_: v for n_, v in entry.kwargs.items() if n_ != entry.lr_name}
+    factory = functools.partial(entry.factory, **fixed)
+    r = train_runs(
+        net, params, state, factory, data, tile(keys),
+        hyperparams={entry.lr_name: np.repeat(sweep, n)}, **options,
+    )  # fmt: skip
+    xv, tv = (jnp.asarray(a) for a in validation)
+    val_loss = jax.vmap(lambda p, s: mlp.loss(net, p, s, xv, tv, train=False)[0])(
+        r.params, r.state
+    )
+    val_loss = np.asarray(val_loss, np.float64).reshape(k, n)
+    mean = val_loss.mean(axis=1)
+    best = int(np.argmin(np.where(np.isfinite(mean), mean, np.inf)))
+    rows = slice(best * n, (best + 1) * n)
+    run = loss_run(
+        r.loss[rows], r.train_acc[rows, -1], r.test_acc[rows, -1], lr=float(sweep[best])
+    )
+    run["sweep"] = {"lr": sweep.tolist(), "val_loss": val_loss.tolist(), "val_loss_mean": mean}
+    return run
+
+
+def _first_loss(run: dict) -> float:
+    return float(np.mean(np.asarray(run["loss"])[..., 0]))
+
+
+def report(result: dict) -> Report:
+    """The table of :func:`compare_optimizers`' result: one row per optimizer (mean ± std over
+    seeds when there are several), and the learning-rate sweep when there is one.
+
+    >>> r = {'config': {'dataset': 'x', 'hidden': [10], 'activation': 'relu',
+    ...                 'weight_init_std': 'he', 'batch_size': 8, 'iterations': 20},
+    ...      'runs': {'sgd': {'lr': 0.01, 'loss': [2.3], 'final_loss': 1.5, 'train_acc': 0.5,
+    ...                       'test_acc': 0.4}}}
+    >>> print(report(r).title)
+    Update rules on x: [10]x1 ReLU, He init, batch 8, 20 iterations
+    """
+    c, runs = result["config"], result["runs"]
+    seeds = len(c.get("seeds", [0]))
+    rows = [
+        [display(label), "-" if run["lr"] is None else f"{run['lr']:.4g}",
+         f"{_first_loss(run):.4g}", cell(run, "final_loss", lambda v: f"{v:.4g}"),
+         cell(run, "train_acc", pct), cell(run, "test_acc", pct)]
+        for label, run in runs.items()
+    ]  # fmt: skip
+
+    slowest = max(runs, key=lambda label: mean_final(runs[label]))
+    notes = [
+        "final loss: mean of the last 5% of the smoothed curve; slowest: " + display(slowest)
+    ]
+    title = (
+        f"Update rules on {c['dataset']}: {describe_hidden(c['hidden'])} "
+        f"{display(c['activation'])}, {display(c['weight_init_std'])} init, "
+        f"batch {c['batch_size']}, {c['iterations']} iterations"
+    )
+    if seeds > 1:
+        title += f", {seeds} seeds"
+        notes.append(f"± : standard deviation over the {seeds} seeds")
+    more = []
+    if c.get("lrs"):
+        notes.append(
+            f"lr: tuned over {len(c['lrs'])} rates, lowest final validation loss (mean over "
+            f"seeds) on {c['validation_size']} held-out training images"
+        )
+        more.append(_sweep_report(result))
+    return Report(title, ["rule", "lr", "first loss", "final loss", "train acc", "test acc"],
+                  rows, notes, more)  # fmt: skip
+
+
+def _sweep_report(result: dict) -> Report:
+    lrs = result["config"]["lrs"]
+    rows = []
+    for label, run in result["runs"].items():
+        losses = np.asarray(run["sweep"]["val_loss"], np.float64)
+        cells = [
+            f"{m:.4g}{'*' if lr == run['lr'] else ''}" if np.isfinite(m) else "diverged"
+            for lr, m in zip(lrs, losses.mean(axis=1))
+        ]
+        rows.append([display(label), *cells])
+    return Report(
+        "Learning-rate sweep: final validation loss (mean over seeds; * tuned)",
+        ["rule", *(f"lr={lr:g}" for lr in lrs)],
+        rows,
+    )
+
+
+def tidy(result: dict) -> tuple[tuple[str, ...], list[tuple]]:
+    """The result as long-format CSV rows (:data:`~jaxlearn.experiments.report.TIDY_HEADER`):
+    every run's loss per iteration and its final train/test accuracy, per seed; with a sweep,
+    also each rate's final validation loss (label ``'LABEL lr=RATE'``)."""
+    rows = loss_run_rows(result)
+    seeds, last = result["config"].get("seeds", [0]), result["config"]["iterations"]
+    for label, run in result["runs"].items():
+        sweep = run.get("sweep", {"lr": [], "val_loss": []})
+        for lr, losses in zip(sweep["lr"], sweep["val_loss"]):
+            rows += curve_rows(f"{label} lr={lr:g}", seeds, [last], "val_loss", losses)
+    return TIDY_HEADER, rows
+
+
+__all__ = ["BOOK_RULES", "VALIDATION_FRACTION", "compare_optimizers", "report", "tidy"]

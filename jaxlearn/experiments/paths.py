@@ -13,6 +13,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxlearn.experiments.common import display
+from jaxlearn.experiments.report import Report
 from jaxlearn.optim import RULES, apply_updates
 
 #: Learning rates of the book's figure (SGD, Momentum, AdaGrad, Adam), plus Nesterov and
@@ -41,7 +43,7 @@ def update_paths(
     *,
     steps: int = 30,
     start: tuple[float, float] = (-7.0, 2.0),
-) -> dict[str, dict]:
+) -> dict:
     r"""Run each update rule from ``start`` on ``f(x, y) = x²/20 + y²`` for ``steps`` updates.
 
     Each path is one compiled ``lax.scan``; the gradient comes from ``jax.grad``
@@ -54,11 +56,12 @@ def update_paths(
       start: the starting point (book: (−7, 2)).
 
     Returns:
-      ``{name: {'lr': η, 'path': (steps + 1, 2) float array, 'loss': (steps + 1,) array}}``,
-      NumPy arrays, the first row being ``start``.
+      ``{'experiment': 'paths', 'config': {'steps', 'start'}, 'runs': {name: {'lr': η, 'path':
+      (steps + 1, 2) float array, 'loss': (steps + 1,) array}}}``, NumPy arrays, the first row
+      being ``start``.
 
     >>> r = update_paths({'sgd': 0.95}, steps=2)
-    >>> r['sgd']['path'].round(3).tolist()  # y flips sign each step: the zig-zag
+    >>> r['runs']['sgd']['path'].round(3).tolist()  # y flips sign each step: the zig-zag
     [[-7.0, 2.0], [-6.335, -1.8], [-5.733, 1.62]]
     """
     if steps < 1:
@@ -88,4 +91,35 @@ def update_paths(
 
         path = np.asarray(run(x0))
         results[name] = {"lr": float(lr), "path": path, "loss": np.asarray(valley(path))}
-    return results
+    config = {"steps": steps, "start": [float(v) for v in start]}
+    return {"experiment": "paths", "config": config, "runs": results}
+
+
+def report(result: dict) -> Report:
+    """The table of :func:`update_paths`' result: where each rule ends."""
+    c = result["config"]
+    rows = [
+        [display(n), r["lr"], float(r["path"][-1, 0]), float(r["path"][-1, 1]),
+         float(r["loss"][-1])]
+        for n, r in result["runs"].items()
+    ]  # fmt: skip
+    x0, y0 = (f"{v:g}" for v in c["start"])
+    return Report(
+        f"Update paths on f(x, y) = x²/20 + y² from ({x0}, {y0}), {c['steps']} steps",
+        ["rule", "lr", "final x", "final y", "final f"],
+        rows,
+    )
+
+
+def tidy(result: dict) -> tuple[tuple[str, ...], list[tuple]]:
+    """The paths as long-format CSV rows ``(label, step, x, y, f)``: each rule's position and
+    function value after every update (step 0 is the start)."""
+    rows = [
+        (label, step, float(x), float(y), float(f))
+        for label, run in result["runs"].items()
+        for step, ((x, y), f) in enumerate(zip(run["path"], run["loss"]))
+    ]
+    return ("label", "step", "x", "y", "f"), rows
+
+
+__all__ = ["PATH_LEARNING_RATES", "report", "tidy", "update_paths", "valley"]

@@ -13,12 +13,15 @@ from collections.abc import Sequence
 from typing import Any
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
-from jaxlearn.experiments.common import DatasetLike, as_key, get_data
+from jaxlearn.experiments.common import DatasetLike, as_key, by_seed, get_data, seed_keys
+from jaxlearn.experiments.report import TIDY_HEADER, Report, curve_rows, iterations_per_epoch, pct
 from jaxlearn.nn import mlp
+from jaxlearn.nn.regularization import with_weight_decay
 from jaxlearn.optim import sgd
-from jaxlearn.train import init_many, train_many
+from jaxlearn.train import distributed, train_many
 
 TRIALS, QUICK_TRIALS = 100, 20
 EPOCHS = 50
@@ -28,6 +31,7 @@ LR_RANGE, WEIGHT_DECAY_RANGE = (-6.0, -2.0), (-8.0, -4.0)
 def hyperparameter_search(
     trials: int | None = None,
     *,
+    seeds: int = 1,
     key: jax.Array | int = 0,
     dataset: DatasetLike = "auto",
     epochs: int = EPOCHS,
@@ -38,7 +42,7 @@ def hyperparameter_search(
     weight_decay_range: tuple[float, float] = WEIGHT_DECAY_RANGE,
     hidden: Sequence[int] = (100,) * 6,
     quick: bool = False,
-    progress: bool = True,
+    progress: bool | None = None,
     devices: Any = None,
 ) -> dict:
     """Sample ``trials`` (lr, λ) pairs log-uniformly, train them all at once, rank by validation.
@@ -49,17 +53,25 @@ def hyperparameter_search(
 
     Args:
       trials: number of trials (100, the book's; 20 with ``quick``).
+      seeds: trainings per trial, each its own initial weights and mini-batches (the trials'
+        learning rates and λ, and the validation split, are the same for every seed); trials
+        are ranked by their final validation accuracy averaged over seeds.
       lr_range, weight_decay_range: log10 bounds of the uniform draws.
       devices: split the trials over devices: ``None`` (one device), an int N (the first N
         of ``jax.devices()``), or a ``jax.sharding.Mesh`` with a ``'trials'`` and/or a
         ``'data'`` axis (see :func:`jaxlearn.train.train_many`). The trials are the same and
         so are their results, to float rounding.
-      Others as in the other experiments (the book's 50 epochs, batch 100, [100]×6).
+      key, dataset, quick, progress: as in the other experiments.
+      epochs, train_size, validation_rate, batch_size, hidden: the book's 50, 500, 0.2, 100
+        and [100]×6.
 
     Returns:
-      ``{'experiment', 'dataset', 'epochs' (E,), 'lr' (T,), 'weight_decay' (T,), 'val_acc'
-      (T, E), 'train_acc' (T, E), 'final_val_acc' (T,)}``, trials sorted by final validation
-      accuracy, best first.
+      ``{'experiment': 'search', 'config': {'dataset', 'train_size', 'validation_size',
+      'trials', 'epochs', 'batch_size', 'hidden', 'lr_range', 'weight_decay_range', 'devices',
+      'seeds'}, 'epochs' (E,), 'lr' (T,), 'weight_decay' (T,), 'val_acc' (T, E), 'train_acc'
+      (T, E), 'final_val_acc' (T,)}``, trials sorted by final validation accuracy, best first;
+      with N seeds the accuracies are ``(N, T, E)``, ``final_val_acc`` is the mean over seeds
+      and ``final_val_acc_std`` their standard deviation.
 
     >>> import numpy as np
     >>> rng = np.random.default_rng(0)
@@ -89,24 +101,89 @@ def hyperparameter_search(
         k_wd, (trials,), minval=weight_decay_range[0], maxval=weight_decay_range[1]
     )
     net = mlp.make(x.shape[1], list(hidden), 10)
-    params, state = init_many(net, k_init, trials)
+    ids = seed_keys(key, seeds)[1]
+    # Seed s re-draws the weights and batches of every trial: s = 0 is the single-seed search.
+    k_inits = [k_init] + [jax.random.fold_in(k_init, s) for s in range(1, seeds)]
+    k_trains = [k_train] + [jax.random.fold_in(k_train, s) for s in range(1, seeds)]
+    inits = [mlp.init_many(net, k, trials) for k in k_inits]
+    params, state = jax.tree.map(lambda *a: jnp.concatenate(a), *inits)
+    keys = jnp.concatenate([jax.random.split(k, trials) for k in k_trains])
+    mesh = distributed.make_mesh(devices, distributed.TRIALS)
     r = train_many(
-        net, params, state, sgd, data, key=k_train, lr=lr, weight_decay=wd, epochs=epochs,
-        batch_size=batch_size, progress=progress, desc=f"{trials} trials", mesh=devices,
+        net, params, state, with_weight_decay(sgd), data, key=keys,
+        hyperparams={"lr": np.tile(lr, seeds), "weight_decay": np.tile(wd, seeds)},
+        epochs=epochs, batch_size=batch_size, progress=progress,
+        desc=f"{trials} trials" + (f" x {seeds} seeds" if seeds > 1 else ""), mesh=mesh,
     )  # fmt: skip
-    final = r.test_acc[:, -1]
+    val_acc, train_acc = by_seed(r.test_acc, seeds), by_seed(r.train_acc, seeds)
+    finals = val_acc[..., -1].reshape(seeds, trials)
+    final = finals.mean(axis=0) if seeds > 1 else finals[0]
     # Best first; ties keep the sampling order (stable sort).
     rank = np.argsort(-final, kind="stable")
-    return {
-        "experiment": "search",
+    config = {
         "dataset": name,
-        "epochs": np.arange(1, r.train_acc.shape[1] + 1),
+        "train_size": train_size - n_val,
+        "validation_size": n_val,
+        "trials": trials,
+        "epochs": epochs,
+        "batch_size": batch_size,
+        "hidden": list(hidden),
+        "lr_range": list(lr_range),
+        "weight_decay_range": list(weight_decay_range),
+        "devices": 1 if mesh is None else int(mesh.devices.size),
+        "seeds": ids,
+    }
+    out = {
+        "experiment": "search",
+        "config": config,
+        "epochs": np.arange(1, epochs + 1),
         "lr": np.asarray(lr)[rank],
         "weight_decay": np.asarray(wd)[rank],
-        "val_acc": r.test_acc[rank],
-        "train_acc": r.train_acc[rank],
+        "val_acc": val_acc[..., rank, :],
+        "train_acc": train_acc[..., rank, :],
         "final_val_acc": final[rank],
     }
+    if seeds > 1:
+        out["final_val_acc_std"] = finals.std(axis=0)[rank]
+    return out
 
 
-__all__ = ["hyperparameter_search"]
+def report(result: dict) -> Report:
+    """The table of :func:`hyperparameter_search`'s result: the ten best trials."""
+    c, r = result["config"], result
+    seeds = len(c.get("seeds", [0]))
+    top = min(10, len(r["lr"]))
+    rows = [
+        [f"Best-{i + 1}", pct(r["final_val_acc"][i]),
+         pct(np.mean(np.asarray(r["train_acc"])[..., i, -1])), f"{r['lr'][i]:.2e}",
+         f"{r['weight_decay'][i]:.2e}"]
+        for i in range(top)
+    ]  # fmt: skip
+    best = np.asarray(r["lr"][: min(5, len(r["lr"]))])
+    return Report(
+        f"Hyper-parameter search on {c['dataset']}: {c['trials']} trials, {c['epochs']} epochs "
+        f"({c['train_size']} train / {c['validation_size']} validation images), top {top}",
+        ["rank", "val acc", "train acc", "lr", "weight decay"],
+        rows,
+        [f"top {len(best)} lr range: {best.min():.1e} .. {best.max():.1e}"]
+        + ([f"accuracies: means over {seeds} seeds"] if seeds > 1 else [])
+        + ([f"trials split over {c['devices']} devices"] if c["devices"] > 1 else []),
+    )
+
+
+def tidy(result: dict) -> tuple[tuple[str, ...], list[tuple]]:
+    """The result as long-format CSV rows (:data:`~jaxlearn.experiments.report.TIDY_HEADER`):
+    validation and train accuracy after every epoch, per trial (label ``'Best-1 lr=… λ=…'``,
+    best first) and seed."""
+    c = result["config"]
+    seeds, per_epoch = c.get("seeds", [0]), iterations_per_epoch(c)
+    epochs = [e * per_epoch for e in np.asarray(result["epochs"])]
+    rows = []
+    for i, (lr, wd) in enumerate(zip(result["lr"], result["weight_decay"])):
+        label = f"Best-{i + 1} lr={lr:.3g} lambda={wd:.3g}"
+        for metric, key in (("val_acc", "val_acc"), ("train_acc", "train_acc")):
+            rows += curve_rows(label, seeds, epochs, metric, np.asarray(result[key])[..., i, :])
+    return TIDY_HEADER, rows
+
+
+__all__ = ["hyperparameter_search", "report", "tidy"]

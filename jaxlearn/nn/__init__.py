@@ -5,7 +5,7 @@ from jaxlearn.nn import mlp
 from jaxlearn.nn.batchnorm import batch_norm, batchnorm_init
 from jaxlearn.nn.dropout import dropout
 from jaxlearn.nn.mlp import MLPConfig
-from jaxlearn.nn.regularization import add_weight_decay, l2_penalty
+from jaxlearn.nn.regularization import add_weight_decay, l2_penalty, with_weight_decay
 
 __all__ = [
     "MLPConfig",
@@ -15,4 +15,5 @@ __all__ = [
     "dropout",
     "l2_penalty",
     "mlp",
+    "with_weight_decay",
 ]

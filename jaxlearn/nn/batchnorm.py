@@ -3,10 +3,13 @@
 Training (statistics over the reduced axes, biased, two-pass)::
 
     mu = mean(x)            var = mean((x - mu)**2)
-    x_hat = (x - mu) / sqrt(var + eps)          y = gamma * x_hat + beta
+    y = (x - mu) * (rsqrt(var + eps) * gamma) + beta     # the book's gamma * x_hat + beta
     running <- momentum * running + (1 - momentum) * batch      (for mean and var)
 
-Inference uses ``running_mean``/``running_var`` in place of the batch statistics.
+Inference uses ``running_mean``/``running_var`` in place of the batch statistics. ``y`` is
+computed in ``flax.linen.BatchNorm``'s order of operations and dtypes, so the two give the same
+bits for the same inputs and settings; flax's options (``mask``, ``dtype``,
+``use_fast_variance``, ``axis_name``, ``axis_index_groups``) are :func:`batch_norm`'s too.
 
 Layouts are chosen with ``axis``, the feature axis or axes that are *kept* (every other axis is
 reduced):
@@ -27,12 +30,14 @@ the same numbers without the reshape, with ``gamma`` of shape ``(C, H, W)`` or `
 from __future__ import annotations
 
 import math
+import operator
 from collections.abc import Sequence
 from functools import partial
 from typing import Any, Literal
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax import lax
 
 from jaxlearn._checks import check_non_negative, check_unit_interval
@@ -118,47 +123,66 @@ def _feature_leaf(name: str, leaf: Any, feature_shape: tuple, x_shape: tuple, ax
         )
 
 
-def _moments(xf: Array, reduce: tuple, axis_name: Any) -> tuple[Array, Array, Array]:
-    """Mean, centred input and biased variance; global across devices when axis_name is set.
+def _stats(xs, reduce, mask, fast, axis_name, groups):
+    """flax's ``_compute_stats``, operation for operation: ``(mean, var)`` over ``reduce``.
 
-    Two-pass (mean first, then mean of squared deviations) because E[x²]−E[x]² cancels
-    catastrophically for inputs far from zero. Across devices: the global mean is the mean of the
-    local means (equal shard sizes), then the global variance is the mean over devices of
-    mean((x − μ_global)²) — still two-pass, still exact.
+    ``xs`` is already in the statistics dtype. Two-pass (the default) computes
+    ``mean(|x − μ|²)``; ``fast`` (flax's ``use_fast_variance``) computes
+    ``max(0, mean(|x|²) − |μ|²)`` in one pass, which cancels catastrophically for inputs far
+    from zero. ``mask`` (bool, broadcastable to ``xs``) restricts both means to its True
+    entries. Across devices each mean is ``lax.pmean``'d over ``axis_name`` (within
+    ``axis_index_groups``): with equal shard sizes and no mask, exactly the statistics of the
+    concatenated batch.
     """
-    mu = jnp.mean(xf, reduce, keepdims=True)
-    if axis_name is not None:
-        mu = lax.pmean(mu, axis_name)
-    xc = xf - mu
-    var = jnp.mean(xc * xc, reduce, keepdims=True)
-    if axis_name is not None:
-        var = lax.pmean(var, axis_name)
-    return mu, xc, var
+
+    def mean(*arrays):
+        mus = tuple(jnp.mean(a, reduce, where=mask, keepdims=True) for a in arrays)
+        if axis_name is None:
+            return mus if len(mus) > 1 else mus[0]
+        if len(mus) > 1:  # one collective for both, as flax does
+            stacked = lax.pmean(jnp.stack(mus), axis_name, axis_index_groups=groups)
+            return tuple(stacked[i] for i in range(len(mus)))
+        return lax.pmean(mus[0], axis_name, axis_index_groups=groups)
+
+    if fast:
+        mu, mu2 = mean(xs, lax.square(xs))
+        return mu, jnp.maximum(0.0, mu2 - lax.square(mu))
+    mu = mean(xs)
+    return mu, mean(lax.square(xs - mu))
 
 
-def _train_plain(x, gamma, beta, eps, reduce, axis_name):
+def _normalize(x, mu, var, gamma, beta, eps):
+    """flax's ``_normalize`` order: ``(x − μ) · (rsqrt(var + ε) · γ) + β``, in the dtype jnp's
+    promotion gives (x's, the statistics' and the parameters' dtypes); also returns the
+    inverse standard deviation ``rsqrt(var + ε)``."""
+    inv = lax.rsqrt(var + eps)
+    return (x - mu) * (inv * gamma) + beta, inv
+
+
+def _train_plain(x, gamma, beta, mask, eps, reduce, sdt, fast, axis_name, groups, out_dtype):
     """Plain training forward (differentiated by autodiff); outputs (y, mu, var)."""
-    xf = x.astype(compute_dtype(x.dtype))
-    mu, xc, var = _moments(xf, reduce, axis_name)
-    y = gamma * (xc / jnp.sqrt(var + eps)) + beta
-    return y.astype(x.dtype), mu, var
+    mu, var = _stats(x.astype(sdt), reduce, mask, fast, axis_name, groups)
+    y, _ = _normalize(x, mu, var, gamma, beta, eps)
+    return y.astype(out_dtype), mu, var
 
 
-@partial(jax.custom_vjp, nondiff_argnums=(3, 4, 5))
-def _train_closed_form(x, gamma, beta, eps, reduce, axis_name):
-    return _train_plain(x, gamma, beta, eps, reduce, axis_name)
+@partial(jax.custom_vjp, nondiff_argnums=(4, 5, 6, 7, 8, 9, 10))
+def _train_closed_form(x, gamma, beta, mask, eps, reduce, sdt, fast, axis_name, groups, out_dtype):
+    return _train_plain(x, gamma, beta, mask, eps, reduce, sdt, fast, axis_name, groups, out_dtype)
 
 
-def _train_fwd(x, gamma, beta, eps, reduce, axis_name):
-    xf = x.astype(compute_dtype(x.dtype))
-    mu, xc, var = _moments(xf, reduce, axis_name)
+def _train_fwd(x, gamma, beta, mask, eps, reduce, sdt, fast, axis_name, groups, out_dtype):
+    mu, var = _stats(x.astype(sdt), reduce, mask, fast, axis_name, groups)
+    y, _ = _normalize(x, mu, var, gamma, beta, eps)
+    # Keep x (not x − μ, x̂): the smallest residual; the backward recomputes x̂ in one fused op.
+    # It divides by std = √(var + ε) rather than multiplying by the forward's rsqrt: on XLA:CPU
+    # (jax 0.10) sharing rsqrt(var + ε)·γ between the passes made XLA materialise its
+    # broadcast, 1.5× slower on the NHWC benchmark; dividing keeps the book's speed.
     std = jnp.sqrt(var + eps)
-    y = gamma * (xc / std) + beta
-    # Keep x (not xc, x_hat): the smallest residual; the backward recomputes xc in one fused op.
-    return (y.astype(x.dtype), mu, var), (x, mu, std, gamma, beta)
+    return (y.astype(out_dtype), mu, var), (x, mu, std, gamma, beta, mask)
 
 
-def _train_bwd(eps, reduce, axis_name, res, cts):
+def _train_bwd(eps, reduce, sdt, fast, axis_name, groups, out_dtype, res, cts):
     """The book's closed-form backward, with its sums gathered into two.
 
     The book (N = batch, xc = x − μ, x̂ = xc/std)::
@@ -172,25 +196,35 @@ def _train_bwd(eps, reduce, axis_name, res, cts):
 
     which needs only dβ and dγ (one fused pass over x and dy) and one elementwise pass, where
     the book's order needs three dependent passes; that is what makes it faster than autodiff.
-    ``tests/test_batchnorm.py`` checks it against the book's lines (NumPy port) and jax.grad.
-    Across devices the sums and N are global (psum); dγ, dβ of each device stay local, as
-    autodiff gives them.
+    In general μ = Σ aᵢ xᵢ and var = Σ aᵢ (xᵢ − μ)² with weights aᵢ summing to 1, and the same
+    substitution gives dxᵢ = (γ/std)·(dyᵢ − aᵢ·(Σdy + x̂ᵢ·Σx̂·dy)), the sums over *every*
+    element (a masked-out row's output still depends on μ and var): aᵢ = 1/N plain,
+    maskᵢ/count with a mask, and 1/(D·local count) across D devices (each device's mean
+    weighs 1/D, as ``lax.pmean`` does). The one-pass variance has the same derivative
+    (clamping at 0 apart). ``tests/test_batchnorm*.py`` check it against the book's lines
+    (NumPy port) and jax.grad for every option. Across devices the sums are global (psum
+    within the groups); dγ, dβ of each device stay local, as autodiff gives them.
     """
-    x, mu, std, gamma, beta = res
+    x, mu, std, gamma, beta, mask = res
     # mu and var leave the layer only through stop_gradient (the running statistics), so
     # their cotangents are zero and are ignored here.
-    dy = cts[0].astype(mu.dtype)
-    xhat = (x.astype(mu.dtype) - mu) / std
+    dy = cts[0].astype(jnp.result_type(x, mu, gamma, beta))  # the dtype y was computed in
+    xhat = (x - mu) / std
     dbeta = jnp.sum(dy, reduce, keepdims=True)
     dgamma = jnp.sum(xhat * dy, reduce, keepdims=True)
-    n = math.prod(x.shape[a] for a in reduce)
+    if mask is None:
+        weight, n = None, math.prod(x.shape[a] for a in reduce)
+    else:
+        weight = jnp.broadcast_to(mask, x.shape).astype(mu.dtype)
+        n = jnp.sum(weight, reduce, keepdims=True)
     sum_dy, sum_xhat_dy = dbeta, dgamma
     if axis_name is not None:
-        sum_dy, sum_xhat_dy = lax.psum((dbeta, dgamma), axis_name)
-        n = n * axis_size(axis_name)
-    dx = (gamma / std) * (dy - (sum_dy + xhat * sum_xhat_dy) / n)
+        sum_dy, sum_xhat_dy = lax.psum((dbeta, dgamma), axis_name, axis_index_groups=groups)
+        n = n * (len(groups[0]) if groups else axis_size(axis_name))
+    centred = (sum_dy + xhat * sum_xhat_dy) / n
+    dx = (gamma / std) * (dy - (centred if weight is None else weight * centred))
     dgamma, dbeta = (_match_vma(d, p, x, axis_name) for d, p in ((dgamma, gamma), (dbeta, beta)))
-    return dx.astype(x.dtype), dgamma.astype(gamma.dtype), dbeta.astype(beta.dtype)
+    return dx.astype(x.dtype), dgamma.astype(gamma.dtype), dbeta.astype(beta.dtype), None
 
 
 def _match_vma(ct: Array, primal: Array, x: Array, axis_name: Any) -> Array:
@@ -225,11 +259,23 @@ def batch_norm(
     axis: int | Sequence[int] = -1,
     axis_name: Any = None,
     backward: Backward = "closed_form",
+    mask: Array | None = None,
+    dtype: Any = None,
+    use_fast_variance: bool = False,
+    axis_index_groups: Sequence[Sequence[int]] | None = None,
 ) -> tuple[Array, State]:
-    """Batch Normalization forward; returns ``(y, new_state)``.
+    r"""Batch Normalization forward; returns ``(y, new_state)``.
 
-    Training: ``y = gamma * (x - mu) / sqrt(var + eps) + beta`` with the batch's biased, two-pass
-    statistics over every axis except ``axis`` (see the module docstring for layouts), and
+    Training, with the batch's biased statistics over every axis except ``axis`` (see the
+    module docstring for layouts):
+
+    .. math::
+        \mu = \frac{1}{N}\sum_i x_i, \qquad
+        \sigma^2 = \frac{1}{N}\sum_i (x_i - \mu)^2, \qquad
+        y = (x - \mu)\,\bigl(\mathrm{rsqrt}(\sigma^2 + \varepsilon)\,\gamma\bigr) + \beta
+
+    (the book's :math:`\gamma (x - \mu)/\sqrt{\sigma^2 + \varepsilon} + \beta`, computed in
+    flax's order so the outputs are flax's bit for bit), and
     ``new_state = momentum * state + (1 - momentum) * (mu, var)``. Inference (``train=False``):
     the running statistics replace ``(mu, var)`` and ``state`` is returned unchanged.
     Defaults are the book's: ``momentum=0.9``, ``eps=1e-6`` (the book's ``10e-7``).
@@ -237,18 +283,43 @@ def batch_norm(
     - ``axis_name``: average the batch statistics across devices (``pmap``/``shard_map``) with
       ``lax.pmean``; N devices then match one device on the concatenated batch (outputs, running
       statistics and gradients).
+    - ``axis_index_groups``: with ``axis_name``, average within each group of device indices
+      only, e.g. ``[[0, 1], [2, 3]]`` normalises devices 0–1 and 2–3 separately (groups of
+      equal size; ``pmap`` only, as ``lax.pmean``'s argument). flax: ``axis_index_groups``.
+    - ``mask``: a boolean array broadcastable to ``x``; the statistics use only its True
+      entries (padded batches), :math:`\mu = \sum_i m_i x_i / \sum_i m_i`,
+      :math:`\sigma^2 = \sum_i m_i (x_i - \mu)^2 / \sum_i m_i`, and every entry is then
+      normalised with them. A feature with no True entry gets NaN statistics, as in flax.
+      Across devices each device's masked mean weighs the same (flax's ``pmean``). Ignored in
+      inference. flax: ``BatchNorm.__call__(..., mask=mask)``.
+    - ``use_fast_variance``: one pass,
+      :math:`\sigma^2 = \max\bigl(0, \tfrac{1}{N}\sum_i x_i^2 - \mu^2\bigr)`, instead of
+      two. It loses precision for inputs far from zero (cancellation); off by default (flax's
+      default is on). flax: ``use_fast_variance``.
+    - ``dtype``: the output dtype (default: ``x``'s); the statistics are computed in
+      ``promote_types(dtype, float32)`` (default ``promote_types(x.dtype, float32)``), as flax's
+      ``dtype``. flax's default output is ``result_type(x, scale, bias)`` instead: for bf16
+      ``x`` with float32 parameters flax returns float32 where jaxlearn keeps bf16; pass
+      ``dtype=jnp.float32`` for flax's.
     - ``backward='closed_form'``: the book's backward as a ``jax.custom_vjp`` (default: it
       needs two reductions where autodiff needs more, and times faster than autodiff and flax
-      in ``benchmarks/bench_batchnorm.py``); ``'autodiff'``: ``jax.grad`` of the plain
-      forward. They agree to float rounding. A traced ``eps`` always uses autodiff.
-    - Precision: bf16/f16 ``x`` gives bf16/f16 ``y``; statistics are computed in float32.
+      in ``benchmarks/bench_batchnorm.py``), for every option above; ``'autodiff'``:
+      ``jax.grad`` of the plain forward. They agree to float rounding. A traced ``eps`` always
+      uses autodiff.
+    - Precision: bf16/f16 ``x`` gives bf16/f16 ``y`` (unless ``dtype``); statistics are
+      computed in float32 at least.
     - Gradients flow to ``x``, ``gamma`` and ``beta``; ``state`` gets none (``stop_gradient``).
-    - Errors (``ValueError``, on static shapes before any work): feature-size mismatch,
-      rank < 2, bad ``axis``, or a training batch of one (every gradient through it would be 0).
+    - Errors (raised on static shapes before any work): ``ValueError`` for a feature-size
+      mismatch, rank < 2, bad ``axis``, a training batch of one (every gradient through it would
+      be 0), a ``mask`` that does not broadcast to ``x``, ``axis_index_groups`` without
+      ``axis_name`` or of unequal sizes; ``TypeError`` for a non-boolean ``mask`` or a
+      non-floating ``dtype``.
 
     flax equivalent: ``flax.linen.BatchNorm(use_running_average=not train, axis=axis,
-    momentum=0.9, epsilon=1e-6, use_fast_variance=False)`` (same numbers; flax keeps the state
-    in a ``batch_stats`` collection instead of returning it).
+    momentum=momentum, epsilon=eps, dtype=dtype, use_fast_variance=use_fast_variance,
+    axis_name=axis_name, axis_index_groups=axis_index_groups)`` called with ``mask=mask``: the
+    same outputs and running statistics bit for bit (flax keeps the state in a
+    ``batch_stats`` collection instead of returning it).
 
     Example:
         >>> import jax.numpy as jnp
@@ -263,6 +334,12 @@ def batch_norm(
         >>> y, _ = batch_norm(x, params, state, train=False)
         >>> y.shape
         (2, 2)
+        >>> padded = jnp.array([[1.0, 10.0], [3.0, 30.0], [0.0, 0.0]])  # last row: padding
+        >>> y, _ = batch_norm(padded, params, batchnorm_init(2)[1], train=True,
+        ...                   mask=jnp.array([[True], [True], [False]]))
+        >>> print(jnp.round(y[:2], 3))  # the statistics of the first two rows only
+        [[-1. -1.]
+         [ 1.  1.]]
     """
     x = jnp.asarray(x)
     feature, reduce = _resolve_axes(x.shape, axis)
@@ -279,8 +356,12 @@ def batch_norm(
         raise ValueError(f"backward must be 'closed_form' or 'autodiff', got {backward!r}")
     if not jnp.issubdtype(x.dtype, jnp.floating):
         raise TypeError(f"x must be floating point, got dtype {x.dtype}")
+    out_dtype = _check_dtype(dtype, x.dtype)
+    if not isinstance(use_fast_variance, (bool, np.bool_)):
+        raise TypeError(f"use_fast_variance must be a bool, got {type(use_fast_variance).__name__}")
+    mask = _check_mask(mask, x.shape)
+    groups = _check_groups(axis_index_groups, axis_name)
 
-    cdt = compute_dtype(x.dtype)
     bshape = tuple(x.shape[a] if a in feature else 1 for a in range(x.ndim))
 
     def bcast(leaf):  # feature-shaped (or flat) leaf -> broadcastable against x
@@ -288,14 +369,17 @@ def batch_norm(
 
     gamma, beta = bcast(params["gamma"]), bcast(params["beta"])
     if not train:
-        mean = bcast(lax.stop_gradient(state["mean"])).astype(cdt)
-        var = bcast(lax.stop_gradient(state["var"])).astype(cdt)
-        xhat = (x.astype(cdt) - mean) / jnp.sqrt(var + eps)
-        return (gamma * xhat + beta).astype(x.dtype), state
+
+        def running(stat):  # in its own dtype, at least float32 (flax's are float32)
+            stat = bcast(lax.stop_gradient(state[stat]))
+            return stat.astype(compute_dtype(stat.dtype))
+
+        y, _ = _normalize(x, running("mean"), running("var"), gamma, beta, eps)
+        return y.astype(out_dtype), state
 
     n = math.prod(x.shape[a] for a in reduce)
     if axis_name is not None:
-        n *= axis_size(axis_name)
+        n *= len(groups[0]) if groups else axis_size(axis_name)
     if n < 2:
         raise ValueError(
             f"batch_norm(train=True) got a batch of one (x shape {x.shape}, reduced axes "
@@ -303,10 +387,12 @@ def batch_norm(
             "Use a batch of at least 2, or train=False"
         )
 
+    sdt = compute_dtype(x.dtype if dtype is None else dtype)  # the statistics' dtype
+    static = (reduce, sdt, bool(use_fast_variance), axis_name, groups, out_dtype)
     if backward == "closed_form" and is_concrete(eps):
-        y, mu, var = _train_closed_form(x, gamma, beta, float(eps), reduce, axis_name)
+        y, mu, var = _train_closed_form(x, gamma, beta, mask, float(eps), *static)
     else:
-        y, mu, var = _train_plain(x, gamma, beta, eps, reduce, axis_name)
+        y, mu, var = _train_plain(x, gamma, beta, mask, eps, *static)
 
     def update(old, batch):  # running statistics: no gradient, kept in the state's dtype/shape
         new = momentum * old + (1.0 - momentum) * jnp.reshape(batch, jnp.shape(old))
@@ -314,3 +400,50 @@ def batch_norm(
 
     new_state = {"mean": update(state["mean"], mu), "var": update(state["var"], var)}
     return y, new_state
+
+
+def _check_dtype(dtype: Any, x_dtype: Any) -> jnp.dtype:
+    """The output dtype: ``dtype`` (a floating dtype) or x's."""
+    if dtype is None:
+        return jnp.dtype(x_dtype)
+    try:
+        dt = jnp.dtype(dtype)
+    except TypeError:
+        dt = None
+    if dt is None or not jnp.issubdtype(dt, jnp.floating):
+        raise TypeError(f"dtype must be None or a floating dtype, got {dtype!r}")
+    return dt
+
+
+def _check_mask(mask: Any, x_shape: tuple) -> Array | None:
+    """None, or a boolean array that broadcasts to ``x_shape``."""
+    if mask is None:
+        return None
+    mask = jnp.asarray(mask)
+    if mask.dtype != jnp.bool_:
+        raise TypeError(f"mask must be a boolean array, got dtype {mask.dtype}")
+    try:
+        shape = jnp.broadcast_shapes(mask.shape, x_shape)
+    except ValueError:
+        shape = None
+    if shape != tuple(x_shape):
+        raise ValueError(f"mask of shape {mask.shape} does not broadcast to x's shape {x_shape}")
+    return mask
+
+
+def _check_groups(groups: Any, axis_name: Any) -> tuple[tuple[int, ...], ...] | None:
+    """None, or the groups as a tuple of equal-sized tuples of ints (hashable, for custom_vjp)."""
+    if groups is None:
+        return None
+    if axis_name is None:
+        raise ValueError("axis_index_groups needs axis_name (the axis whose devices it groups)")
+    try:
+        out = tuple(tuple(operator.index(i) for i in g) for g in groups)
+    except TypeError:
+        out = None
+    if not out or not out[0] or any(len(g) != len(out[0]) for g in out):
+        raise ValueError(
+            f"axis_index_groups must be non-empty groups of device indices of equal size, "
+            f"got {groups!r}"
+        )
+    return out

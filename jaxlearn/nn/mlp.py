@@ -29,8 +29,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import jax
@@ -39,15 +38,13 @@ import jax.numpy as jnp
 from jaxlearn import initializers
 from jaxlearn._checks import check_non_negative, check_unit_interval
 from jaxlearn._compat import axis_size
+from jaxlearn.data.labels import class_indices
+from jaxlearn.nn.activations import activation as activation_fn
 from jaxlearn.nn.batchnorm import batch_norm, batchnorm_init
 from jaxlearn.nn.dropout import dropout
-from jaxlearn.nn.regularization import l2_penalty
+from jaxlearn.nn.regularization import is_weight, l2_penalty
 
 Array = jax.Array
-
-ACTIVATIONS = {"relu": jax.nn.relu, "sigmoid": jax.nn.sigmoid, "tanh": jnp.tanh}
-# The book's names: 'relu'/'he' -> sqrt(2/n), 'sigmoid'/'xavier' -> sqrt(1/n).
-_GAIN = {"he": 2.0, "relu": 2.0, "xavier": 1.0, "sigmoid": 1.0}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -58,7 +55,7 @@ class MLPConfig:
     hidden_sizes: tuple[int, ...]
     output_size: int
     activation: str = "relu"
-    weight_init_std: str | float = "he"
+    weight_init_std: str | float | Callable[..., Array] = "he"
     use_batchnorm: bool = False
     use_dropout: bool = False
     dropout_ratio: float = 0.5
@@ -76,31 +73,13 @@ class MLPConfig:
         return len(self.hidden_sizes) + 1
 
 
-def weight_std(weight_init_std: str | float, n_in: int) -> float:
-    """The book's per-layer std: 'he'/'relu' √(2/n_in), 'xavier'/'sigmoid' √(1/n_in), or a number.
-
-    Example:
-        >>> weight_std('he', 50), weight_std('xavier', 100), weight_std(0.01, 100)
-        (0.2, 0.1, 0.01)
-    """
-    if isinstance(weight_init_std, str):
-        key = weight_init_std.lower()
-        if key not in _GAIN:
-            raise ValueError(
-                f"weight_init_std must be 'he', 'relu', 'xavier', 'sigmoid' or a number, "
-                f"got {weight_init_std!r}"
-            )
-        return math.sqrt(_GAIN[key] / n_in)
-    return float(weight_init_std)
-
-
 def make(
     input_size: int,
     hidden_sizes: Sequence[int],
     output_size: int,
     *,
     activation: str = "relu",
-    weight_init_std: str | float = "he",
+    weight_init_std: str | float | Callable[..., Array] = "he",
     use_batchnorm: bool = False,
     use_dropout: bool = False,
     dropout_ratio: float = 0.5,
@@ -116,9 +95,9 @@ def make(
     sizes = (input_size, *hidden_sizes, output_size)
     if not all(isinstance(n, int) and not isinstance(n, bool) and n > 0 for n in sizes):
         raise ValueError(f"layer sizes must be positive ints, got {sizes}")
-    if activation not in ACTIVATIONS:
-        raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {activation!r}")
-    weight_std(weight_init_std, 1)  # validates the name
+    activation_fn(activation)  # validates the names
+    if not callable(weight_init_std):  # an initializer (key, shape, dtype) -> W is taken as is
+        initializers.weight_std(weight_init_std, 1, "weight_init_std")
     check_unit_interval("dropout_ratio", dropout_ratio)
     check_non_negative("weight_decay_lambda", weight_decay_lambda)
     if not jnp.issubdtype(dtype, jnp.floating):
@@ -153,8 +132,10 @@ def init_params(net: MLPConfig, key: Array) -> tuple[dict, dict]:
     keys = jax.random.split(key, net.num_layers)
     for i in range(1, net.num_layers + 1):
         n_in, n_out = net.sizes[i - 1], net.sizes[i]
-        std = weight_std(net.weight_init_std, n_in)
-        params[f"W{i}"] = initializers.normal(std)(keys[i - 1], (n_in, n_out), dtype)
+        spec = net.weight_init_std
+        if not callable(spec):
+            spec = initializers.normal(initializers.weight_std(spec, n_in))
+        params[f"W{i}"] = jnp.asarray(spec(keys[i - 1], (n_in, n_out), dtype), dtype)
         params[f"b{i}"] = jnp.zeros((n_out,), dtype)
         if net.use_batchnorm and i < net.num_layers:
             p, s = batchnorm_init(n_out, dtype)
@@ -175,7 +156,8 @@ def init(
     Options (the book's ``MultiLayerNetExtend`` arguments and defaults, except
     ``weight_init_std``'s default, 'he', which the book's experiments pass):
     ``activation='relu'|'sigmoid'|'tanh'``,
-    ``weight_init_std='he'|'relu'|'xavier'|'sigmoid'|float``, ``use_batchnorm=False``,
+    ``weight_init_std='he'|'relu'|'xavier'|'sigmoid'|float`` or any initializer with
+    ``jax.nn.initializers``' signature ``(key, shape, dtype) -> W``, ``use_batchnorm=False``,
     ``use_dropout=False``, ``dropout_ratio=0.5``, ``weight_decay_lambda=0.0``,
     ``dtype=float32``. flax equivalent: a stack of ``nn.Dense`` / ``nn.BatchNorm`` /
     ``nn.Dropout`` (inverted form there; the book's form here).
@@ -270,7 +252,7 @@ def _apply(
     key: Any,
     axis_name: Any = None,
 ):
-    act = ACTIVATIONS[net.activation]
+    act = activation_fn(net.activation)
     new_state = dict(state)
     h = x
     for i in range(1, net.num_layers):
@@ -292,14 +274,6 @@ def _apply(
     return logits, (new_state if train else state)
 
 
-def _labels(t: Array, num_classes: int) -> Array:
-    """Integer labels; one-hot targets become their argmax, as the book's cross_entropy_error."""
-    t = jnp.asarray(t)
-    if t.ndim == 2 and t.shape[-1] == num_classes:
-        return jnp.argmax(t, axis=-1)
-    return t.astype(jnp.int32)
-
-
 def cross_entropy(logits: Array, t: Array) -> Array:
     """The book's ``softmax`` + ``cross_entropy_error``: ``−Σ log(y[n, t_n] + 1e-7) / N``.
 
@@ -313,7 +287,7 @@ def cross_entropy(logits: Array, t: Array) -> Array:
     """
     z = logits - jnp.max(logits, axis=-1, keepdims=True)  # the book's overflow guard
     y = jnp.exp(z) / jnp.sum(jnp.exp(z), axis=-1, keepdims=True)
-    labels = _labels(t, logits.shape[-1])
+    labels = class_indices(t)
     y_t = jnp.take_along_axis(y, labels[:, None], axis=-1)[:, 0]
     return -jnp.sum(jnp.log(y_t + 1e-7)) / logits.shape[0]
 
@@ -350,11 +324,6 @@ def loss(
     return _loss(net, params, state, x, t, train, key, axis_name)
 
 
-def _all_true(tree: dict) -> dict:
-    # Every W decays, the output layer's included: the book's weight-decay term.
-    return {k: True for k in tree}
-
-
 @functools.partial(jax.jit, static_argnums=(0, 5, 7))
 def _loss(
     net: MLPConfig,
@@ -369,13 +338,19 @@ def _loss(
     logits, new_state = _apply(net, params, state, x, train, key, axis_name)
     value = cross_entropy(logits, t)
     if net.weight_decay_lambda:
-        decayed = {k: v for k, v in params.items() if k.startswith("W")}
-        value = value + l2_penalty(decayed, net.weight_decay_lambda, mask=_all_true)
+        # Every W (output layer included; not b, gamma, beta): the book's weight-decay term.
+        value = value + l2_penalty(params, net.weight_decay_lambda)
     return value, new_state
 
 
-def accuracy(net: MLPConfig, params: dict, state: dict, x: Array, t: Array) -> Array:
+def accuracy(
+    net: MLPConfig, params: dict, state: dict, x: Array, t: Array, *, axis_name: Any = None
+) -> Array:
     """Fraction of ``argmax(logits) == t`` in inference mode (the book's ``accuracy``).
+
+    ``axis_name`` (inside ``shard_map``/``pmap``, ``x`` and ``t`` the whole, replicated set):
+    each device scores its equal share of the rows (padded to a multiple of the axis size)
+    and the integer counts are summed over the axis, so the result equals one device's exactly.
 
     Example:
         >>> import jax, jax.numpy as jnp
@@ -385,11 +360,64 @@ def accuracy(net: MLPConfig, params: dict, state: dict, x: Array, t: Array) -> A
     """
     _check_x(net, x)
     _check_t(net, x, t)
-    return _accuracy(net, params, state, x, t)
+    return _accuracy(net, params, state, x, t, axis_name)
 
 
-@functools.partial(jax.jit, static_argnums=0)
-def _accuracy(net: MLPConfig, params: dict, state: dict, x: Array, t: Array) -> Array:
+@functools.partial(jax.jit, static_argnums=(0, 5))
+def _accuracy(net: MLPConfig, params: dict, state: dict, x: Array, t: Array, axis_name: Any):
+    labels = class_indices(t)
+    if axis_name is not None:  # this device's rows; padding rows are labelled -1
+        size, n = axis_size(axis_name), x.shape[0]
+        per = -(-n // size)
+        x = jnp.pad(x, ((0, per * size - n), (0, 0)))
+        labels = jnp.pad(labels, (0, per * size - n), constant_values=-1)
+        start = jax.lax.axis_index(axis_name) * per
+        x = jax.lax.dynamic_slice_in_dim(x, start, per)
+        labels = jax.lax.dynamic_slice_in_dim(labels, start, per)
     logits, _ = _apply(net, params, state, x, False, None)
-    labels = _labels(t, logits.shape[-1])
-    return jnp.mean(jnp.argmax(logits, axis=-1) == labels)
+    valid = labels >= 0
+    counts = (jnp.sum((jnp.argmax(logits, axis=-1) == labels) & valid), jnp.sum(valid))
+    if axis_name is not None:
+        counts = jax.lax.psum(counts, axis_name)
+    return counts[0] / counts[1]
+
+
+def init_many(
+    net: MLPConfig, key: Array, num: int, *, weight_scale: Any = None
+) -> tuple[dict, dict]:
+    """K stacked ``(params, state)``, each from its own key, for ``train_many`` or ``vmap``.
+
+    ``weight_scale``: a (K,) array (or a scalar) of weight standard deviations overriding
+    ``net.weight_init_std``: ``W = scale_k · N(0, 1)`` in every layer (the Batch Norm
+    experiment's scales); configuration k's draw does not depend on its scale.
+
+    Example:
+        >>> import jax, jax.numpy as jnp
+        >>> net = make(4, [3], 2)
+        >>> params, state = init_many(net, jax.random.key(0), 2,
+        ...                           weight_scale=jnp.array([1.0, 0.01]))
+        >>> unit, _ = init_many(net, jax.random.key(0), 2, weight_scale=1.0)
+        >>> params['W1'].shape, bool(jnp.allclose(params['W1'][1], 0.01 * unit['W1'][1]))
+        ((2, 4, 3), True)
+    """
+    if not isinstance(num, int) or isinstance(num, bool) or num < 1:
+        raise ValueError(f"num must be a positive int, got {num!r}")
+    keys = jax.random.split(key, num)
+    if weight_scale is None:
+        return jax.vmap(functools.partial(init_params, net))(keys)
+    scale = jnp.asarray(weight_scale, jnp.float32)
+    if scale.ndim == 0:
+        scale = jnp.broadcast_to(scale, (num,))
+    if scale.shape != (num,):
+        raise ValueError(
+            f"weight_scale: expected a scalar or shape ({num},) for {num} configs, "
+            f"got {scale.shape}"
+        )
+    unit = dataclasses.replace(net, weight_init_std=1.0)
+    params, state = jax.vmap(functools.partial(init_params, unit))(keys)
+
+    def scaled(w, s):
+        return w * s.astype(w.dtype) if is_weight(w) else w
+
+    params = jax.vmap(lambda p, s: jax.tree.map(lambda w: scaled(w, s), p))(params, scale)
+    return params, state

@@ -17,10 +17,11 @@ from jaxlearn.optim.flat import (
     ravel,
 )
 from jaxlearn.optim.fused import fused_step, make_step, update_and_apply
+from jaxlearn.optim.hyperparams import HyperparamsState, Injected, inject_hyperparams
 from jaxlearn.optim.momentum import MomentumState, momentum
 from jaxlearn.optim.native import native_available, native_status
 from jaxlearn.optim.nesterov import NesterovState, nesterov
-from jaxlearn.optim.rmsprop import RMSpropState, rmsprop
+from jaxlearn.optim.rmsprop import RMSpropState, RMSpropVariantState, rmsprop
 from jaxlearn.optim.sgd import SGDState, sgd
 
 __all__ = [
@@ -29,9 +30,12 @@ __all__ = [
     "ElementwiseRule",
     "FlatBuffers",
     "FlatTransformation",
+    "HyperparamsState",
+    "Injected",
     "MomentumState",
     "NesterovState",
     "RMSpropState",
+    "RMSpropVariantState",
     "SGDState",
     "ScalarOrSchedule",
     "Transformation",
@@ -42,6 +46,7 @@ __all__ = [
     "flat",
     "flatten_transformation",
     "fused_step",
+    "inject_hyperparams",
     "make_step",
     "momentum",
     "native_available",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -11,9 +11,11 @@ from jaxlearn.optim.base import (
     ElementwiseRule,
     ScalarOrSchedule,
     Transformation,
+    abs_sq,
     as_scalar,
     check_learning_rate,
     check_non_negative,
+    check_state_dtype,
     check_unit_interval,
     elementwise_transformation,
     learning_rate_at,
@@ -30,7 +32,12 @@ class AdamState(NamedTuple):
 
 
 def adam(
-    lr: ScalarOrSchedule = 0.001, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-7
+    lr: ScalarOrSchedule = 0.001,
+    beta1: float = 0.9,
+    beta2: float = 0.999,
+    eps: float = 1e-7,
+    *,
+    mu_dtype: Any = None,
 ) -> Transformation:
     r"""The book's Adam (Kingma & Ba, 2015).
 
@@ -48,6 +55,17 @@ def adam(
       beta1: β1 in ``[0, 1)`` (book default 0.9).
       beta2: β2 in ``[0, 1)`` (book default 0.999).
       eps: ε ``>= 0`` (book: 1e-7).
+      mu_dtype: the dtype the first moment ``m`` is stored in (``None``: the parameter's, the
+        book's), as ``optax.adam(..., mu_dtype=...)``. Each step computes in the wider of the
+        parameter's and this dtype (at least float32) and rounds the new ``m`` to it,
+        :math:`m \leftarrow \mathrm{round}_{\,\mathrm{mu\_dtype}}(m + (1 - \beta_1)(g - m))`.
+        The second moment ``v`` keeps the parameter's dtype whatever ``mu_dtype`` is, as
+        optax's ``nu`` does. Complex parameters get the complex dtype of this precision.
+
+    Complex parameters: ``m`` is complex like ``g`` and
+    :math:`v \leftarrow \beta_2 v + (1 - \beta_2)\, g \bar g` is real (``abs_sq``), as in
+    optax; ``v`` is stored real (float32 for complex64), where optax keeps it complex with a
+    zero imaginary part.
 
     optax difference: ``optax.adam`` corrects ``m`` and ``v`` themselves and adds ε to the
     corrected root, ``m̂ / (√v̂ + ε)``. Multiplying through, the book's rule is optax's with a
@@ -76,9 +94,19 @@ def adam(
         m = m + (1 - b1) * (g - m)
         # The book's v + (1 − β2)(g² − v), expanded: with huge g (g² = inf in float32) the
         # book's form computes inf − inf = NaN, the expanded one stays inf and the step is 0.
-        v = b2 * v + (1 - b2) * (g * g)
+        v = b2 * v + (1 - b2) * abs_sq(g)  # abs_sq(g) is g * g for real g
         return -lr_t * m / (jnp.sqrt(v) + eps), m, v
 
     return elementwise_transformation(
-        ElementwiseRule("adam", ("m", "v"), AdamState, scalars, leaf, native="adam")
+        ElementwiseRule(
+            "adam",
+            ("m", "v"),
+            AdamState,
+            scalars,
+            leaf,
+            {"lr": lr, "beta1": beta1, "beta2": beta2, "eps": eps, "mu_dtype": mu_dtype},
+            real_slots=("v",),
+            slot_dtypes=(check_state_dtype("mu_dtype", mu_dtype), None),
+            native="adam",
+        )
     )

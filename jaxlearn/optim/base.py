@@ -12,8 +12,20 @@ Two kinds of quantity enter a formula:
 * *scalars of the step* (the learning rate η_t, Adam's bias corrections), computed once per step
   from the update count, in float32 (float64 under x64) so that bf16/f16 training stays finite
   (in bf16, 0.999 rounds to 1.0 and 1 − 0.999^t would be 0);
-* *per-element math*, evaluated in ``promote(leaf dtype, float32)`` and cast back, so updates
-  keep the gradient's dtype and accumulators keep the parameter's dtype.
+* *per-element math*, evaluated in the widest of the gradient's and the accumulators' dtypes
+  (at least float32) and cast back, so updates keep the gradient's dtype and each accumulator
+  keeps its own (the parameter's, unless a state-dtype option such as Adam's ``mu_dtype`` or
+  ``accumulator_dtype`` chose another).
+
+Complex parameters follow optax: a first moment or velocity is complex like the gradient, a
+second moment is accumulated from :func:`abs_sq` ``= g·conj(g)`` and is real. jaxlearn stores a
+second moment in the *real* dtype of the parameter's precision (float32 for complex64), where
+optax keeps it in the complex dtype with a zero imaginary part: the same values in half the
+memory.
+
+``update(grads, state, params=None, **extra_args)`` accepts and ignores extra keyword arguments
+(``value=``, ``grad=``, ``value_fn=``, which line-search optimizers pass), as optax's
+``GradientTransformationExtraArgs`` does; so does ``update_and_apply``.
 
 Argument checks accept Python numbers, NumPy/JAX arrays and tracers: a value is range-checked
 whenever it is concrete (which includes ``optax.inject_hyperparams`` in eager mode), and skipped
@@ -55,6 +67,34 @@ def check_learning_rate(lr: ScalarOrSchedule) -> None:
     check_non_negative("lr", lr)  # also rejects strings, bools and non-scalar arrays
 
 
+def check_state_dtype(name: str, dtype: Any) -> jnp.dtype | None:
+    """A state-dtype option (``mu_dtype``, ``accumulator_dtype``): None or a real floating dtype.
+
+    Raises TypeError naming ``name`` for anything else. A precision, not a complex dtype: the
+    accumulators of complex parameters take the complex dtype of that precision (see
+    :func:`slot_dtype`).
+
+    >>> check_state_dtype("mu_dtype", "bfloat16")
+    dtype(bfloat16)
+    >>> check_state_dtype("mu_dtype", "int8")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    TypeError: mu_dtype must be None or a real floating dtype (...), got int8
+    """
+    if dtype is None:
+        return None
+    try:
+        dt = jnp.dtype(dtype)
+    except TypeError:
+        dt = None
+    if dt is None or not jnp.issubdtype(dt, jnp.floating):
+        got = dt if dt is not None else repr(dtype)
+        raise TypeError(
+            f"{name} must be None or a real floating dtype (bfloat16, float16, float32, "
+            f"float64), got {got}"
+        )
+    return dt
+
+
 # --------------------------------------------------------------------------------------------
 # Scalars of the step
 # --------------------------------------------------------------------------------------------
@@ -66,8 +106,16 @@ def scalar_dtype() -> jnp.dtype:
 
 
 def as_scalar(value: Any) -> Array:
-    """A hyper-parameter as a 0-d array of :func:`scalar_dtype` (never bf16/f16)."""
-    return jnp.asarray(value).astype(scalar_dtype())
+    """A hyper-parameter as a 0-d array of :func:`scalar_dtype` (never bf16/f16).
+
+    A complex value is taken by its real part: ``optax.inject_hyperparams`` casts the
+    hyper-parameters to the parameters' dtype, complex for complex parameters (the argument
+    checks have already rejected a non-zero imaginary part where the value is concrete).
+    """
+    value = jnp.asarray(value)
+    if jnp.iscomplexobj(value):
+        value = value.real
+    return value.astype(scalar_dtype())
 
 
 def learning_rate_at(lr: ScalarOrSchedule, count: Array) -> Array:
@@ -101,17 +149,18 @@ def path_str(path: tuple) -> str:
 
 
 def check_floating(tree: PyTree, what: str) -> None:
-    """Raise TypeError naming the first leaf of ``tree`` that is not a floating-point array."""
+    """Raise TypeError naming the first leaf of ``tree`` that is not a floating-point or complex
+    array (integers and bools have no gradient step)."""
     for path, leaf in _leaves_with_paths(tree):
         if leaf is None:
             continue
         dtype = getattr(leaf, "dtype", None)
         if dtype is None:
             dtype = np.result_type(leaf)
-        if not jnp.issubdtype(dtype, jnp.floating):
+        if not jnp.issubdtype(dtype, jnp.inexact):
             raise TypeError(
                 f"{what}{path_str(path)} has dtype {dtype}; update rules need "
-                f"floating-point leaves (f16, bf16, f32, f64)"
+                f"floating-point leaves (f16, bf16, f32, f64) or complex ones (c64, c128)"
             )
 
 
@@ -170,6 +219,19 @@ LeafFn = Callable[..., tuple[Array, ...]]
 ScalarsFn = Callable[[Array], Mapping[str, Array]]
 
 
+def abs_sq(x: Array) -> Array:
+    """|x|², real: ``x·conj(x)``. For a real ``x`` this is ``x * x`` (the same operation).
+
+    The second moments of complex gradients are built from it, as in optax
+    (``optax.tree.update_moment_per_elem_norm``, ``optax._src.numerics.abs_sq``).
+
+    >>> import jax.numpy as jnp
+    >>> abs_sq(jnp.array([3.0 + 4.0j])), abs_sq(jnp.array([-2.0]))
+    (Array([25.], dtype=float32), Array([4.], dtype=float32))
+    """
+    return (jnp.conj(x) * x).real
+
+
 @dataclasses.dataclass(frozen=True)
 class ElementwiseRule:
     """An update rule as data: its per-element formula and per-step scalars.
@@ -177,9 +239,16 @@ class ElementwiseRule:
     Attributes:
       name: the rule's name, for messages.
       slots: names of the accumulators, each a tree shaped like the params (zeros at init).
-      state_cls: the NamedTuple of the state, fields ``('count', *slots)``.
+      state_cls: the NamedTuple of the state, fields ``('count', *slots)`` (more fields, if
+        any, are left at their defaults).
       scalars: ``count -> {name: scalar}``, evaluated once per step in float32/float64.
       leaf: the per-element formula ``(g, *slots, **scalars) -> (update, *new_slots)``.
+      hyperparams: the arguments the rule was built with, by name (``{'lr': 0.01}``): what a
+        report or a learning-rate sweep reads, so no one inspects the factory's signature.
+      real_slots: the accumulators that hold ``|g|²`` sums (second moments): real even for
+        complex parameters. The others hold multiples of ``g`` and are complex with it.
+      slot_dtypes: the requested dtype of each accumulator, aligned with ``slots`` (None, or an
+        empty tuple for all: the parameter's precision); see ``slot_dtype``.
       native: the compiled CPU kernel that computes exactly this ``leaf`` (a name in
         ``jaxlearn.optim.native.KERNELS``), or None (XLA path). A rule option that changes the
         formula should leave it None; if it does not, a probe at first use catches the
@@ -191,7 +260,37 @@ class ElementwiseRule:
     state_cls: type
     scalars: ScalarsFn
     leaf: LeafFn
+    hyperparams: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    real_slots: tuple[str, ...] = ()
+    slot_dtypes: tuple[Any, ...] = ()
+
     native: str | None = None
+
+def slot_dtype(rule: ElementwiseRule, k: int, param: Any, path: tuple = ()) -> jnp.dtype | None:
+    """The dtype of accumulator ``k`` for the leaf ``param``; None means "like ``param``".
+
+    * a second moment (``rule.real_slots``): the requested dtype, else the parameter's
+      precision as a real dtype (float32 for complex64);
+    * any other accumulator: the requested dtype, else the parameter's; for a complex parameter
+      the complex dtype of the requested precision (float32 -> complex64, float64 ->
+      complex128). A bfloat16/float16 request has no complex counterpart: ValueError naming
+      the leaf.
+    """
+    requested = rule.slot_dtypes[k] if rule.slot_dtypes else None
+    dtype = jnp.result_type(param)
+    if rule.slots[k] in rule.real_slots:
+        if requested is not None:
+            return requested
+        return jnp.finfo(dtype).dtype if jnp.issubdtype(dtype, jnp.complexfloating) else None
+    if requested is None or not jnp.issubdtype(dtype, jnp.complexfloating):
+        return requested
+    if jnp.finfo(requested).bits < 32:
+        raise ValueError(
+            f"{rule.name}: the {rule.slots[k]} of params{path_str(path)} ({dtype}) is complex, "
+            f"and there is no complex {requested}: use float32 (complex64), float64 "
+            "(complex128) or None for its state dtype"
+        )
+    return jnp.promote_types(requested, jnp.complex64)
 
 
 def apply_leaf(
@@ -199,28 +298,36 @@ def apply_leaf(
 ) -> tuple[Array, ...]:
     """Run ``rule.leaf`` on one leaf: widen to the compute dtype, then cast each output back.
 
-    The update keeps ``g``'s dtype and each accumulator keeps its own dtype.
+    The compute dtype is the widest of ``g``'s and the accumulators' dtypes, at least float32
+    (complex for complex ``g``); second moments and the step scalars take its real
+    counterpart. The update keeps ``g``'s dtype and each accumulator keeps its own dtype.
     """
-    cd = compute_dtype(g.dtype)
+    cd = compute_dtype(jnp.result_type(g.dtype, *(s.dtype for s in slots)))
+    rd = jnp.finfo(cd).dtype  # cd itself unless complex
     out = rule.leaf(
         g.astype(cd),
-        *(s.astype(cd) for s in slots),
-        **{k: v.astype(cd) for k, v in scalars.items()},
+        *(s.astype(rd if n in rule.real_slots else cd) for n, s in zip(rule.slots, slots)),
+        **{k: v.astype(rd) for k, v in scalars.items()},
     )
     return (out[0].astype(g.dtype), *(o.astype(s.dtype) for o, s in zip(out[1:], slots)))
 
 
-class Transformation(optax.GradientTransformation):
-    """An optax ``GradientTransformation`` that also carries its :class:`ElementwiseRule`.
+class Transformation(optax.GradientTransformationExtraArgs):
+    """An optax ``GradientTransformationExtraArgs`` that also carries its :class:`ElementwiseRule`.
 
     It *is* the ``(init, update)`` NamedTuple optax expects (``optax.chain``,
-    ``optax.inject_hyperparams`` and tuple unpacking all see exactly two fields); the extra
-    ``rule`` attribute lets jaxlearn's fast paths reuse the same per-element formula, and the
-    extra ``update_and_apply(grads, state, params) -> (new_params, new_state)`` attribute runs
-    the rule and ``W + ΔW`` in the same per-leaf pass (see :func:`jaxlearn.optim.fused`).
+    ``optax.inject_hyperparams`` and tuple unpacking all see exactly two fields), and its
+    ``update(grads, state, params=None, **extra_args)`` accepts and ignores extra keyword
+    arguments as optax's aliases do. The extra ``rule`` attribute lets jaxlearn's fast paths
+    reuse the same per-element formula, ``hyperparams`` holds the arguments it was built with
+    (``jl.adam().hyperparams['lr']`` is 0.001), and the extra
+    ``update_and_apply(grads, state, params, **extra_args) -> (new_params, new_state)``
+    attribute runs the rule and ``W + ΔW`` in the same per-leaf pass (see
+    :func:`jaxlearn.fast.update_and_apply`).
     """
 
     rule: ElementwiseRule
+    hyperparams: dict[str, Any]
     update_and_apply: Callable[..., tuple[PyTree, Any]]
 
 
@@ -274,13 +381,16 @@ def run_rule(
 def elementwise_transformation(rule: ElementwiseRule) -> Transformation:
     """Lift a per-element rule to an ``(init, update)`` pair over any pytree.
 
-    ``init(params)`` returns ``rule.state_cls(count=int32 0, **{slot: zeros_like(params)})``.
-    ``update(grads, state, params=None)`` checks ``grads`` against the state (structure, shapes,
-    floating dtypes; all static, so free under ``jit``), evaluates the step scalars once and
-    applies ``rule.leaf`` to every leaf (see :func:`run_rule`). ``None``
-    leaves stay ``None``. The returned pair also has ``update_and_apply(grads, state, params)
-    -> (params + ΔW, new_state)``, the same result as ``update`` then :func:`apply_updates`
-    computed in one pass per leaf.
+    ``init(params)`` returns ``rule.state_cls(count=int32 0, **{slot: zeros like params})``,
+    each accumulator in the dtype ``slot_dtype`` gives it.
+    ``update(grads, state, params=None, **extra_args)`` checks ``grads`` against the state
+    (structure, shapes, floating or complex dtypes; all static, so free under ``jit``),
+    evaluates the step scalars once and applies ``rule.leaf`` to every leaf (``run_rule``);
+    ``extra_args`` are accepted and ignored, as optax's ``GradientTransformationExtraArgs``
+    does. ``None`` leaves stay ``None``. The returned pair
+    also has ``update_and_apply(grads, state, params, **extra_args) -> (params + ΔW,
+    new_state)``, the same result as ``update`` then :func:`apply_updates` computed in one pass
+    per leaf.
 
     >>> import jax.numpy as jnp, jaxlearn as jl
     >>> opt = jl.momentum(lr=0.1)   # built by elementwise_transformation
@@ -292,7 +402,13 @@ def elementwise_transformation(rule: ElementwiseRule) -> Transformation:
 
     def init(params: PyTree) -> Any:
         check_floating(params, "params")
-        slots = {s: jax.tree.map(jnp.zeros_like, params) for s in rule.slots}
+
+        def zeros(k: int) -> PyTree:
+            return jax.tree_util.tree_map_with_path(
+                lambda path, p: jnp.zeros_like(p, dtype=slot_dtype(rule, k, p, path)), params
+            )
+
+        slots = {s: zeros(k) for k, s in enumerate(rule.slots)}
         return rule.state_cls(count=jnp.zeros([], jnp.int32), **slots)
 
     def step(grads: PyTree, state: Any, params: PyTree | None, apply: bool) -> tuple[PyTree, Any]:
@@ -321,10 +437,16 @@ def elementwise_transformation(rule: ElementwiseRule) -> Transformation:
         new_slots = {s: treedef.unflatten(col) for s, col in zip(rule.slots, columns[1:])}
         return first, rule.state_cls(count=safe_increment(state.count), **new_slots)
 
-    def update(grads: PyTree, state: Any, params: PyTree | None = None) -> tuple[PyTree, Any]:
+    def update(
+        grads: PyTree, state: Any, params: PyTree | None = None, **extra_args: Any
+    ) -> tuple[PyTree, Any]:
+        del extra_args  # accepted and ignored, as optax's GradientTransformationExtraArgs
         return step(grads, state, params, apply=False)
 
-    def update_and_apply(grads: PyTree, state: Any, params: PyTree) -> tuple[PyTree, Any]:
+    def update_and_apply(
+        grads: PyTree, state: Any, params: PyTree, **extra_args: Any
+    ) -> tuple[PyTree, Any]:
+        del extra_args
         if params is None:
             raise ValueError(f"{rule.name}: update_and_apply needs params, got None")
         check_floating(params, "params")
@@ -332,6 +454,7 @@ def elementwise_transformation(rule: ElementwiseRule) -> Transformation:
 
     transformation = Transformation(init, update)
     transformation.rule = rule
+    transformation.hyperparams = dict(rule.hyperparams)
     transformation.update_and_apply = update_and_apply
     return transformation
 

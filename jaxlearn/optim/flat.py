@@ -150,7 +150,9 @@ def flatten_transformation(opt: Transformation) -> FlatTransformation:
 
     * ``init(params)``: ``params`` a tree or :class:`FlatBuffers`; the state is ``opt``'s own
       state type (e.g. ``AdamState``) with each accumulator a :class:`FlatBuffers`.
-    * ``update(grads, state, params=None) -> (updates, state)``: with :class:`FlatBuffers`
+    * ``update(grads, state, params=None, **extra_args) -> (updates, state)`` (extra keyword
+      arguments accepted and ignored, as optax's ``GradientTransformationExtraArgs``): with
+      :class:`FlatBuffers`
       gradients, the updates are :class:`FlatBuffers` (the fast path: one loop per buffer);
       with a tree, it is ravelled, updated and the updates unravelled to the same tree.
     * ``update_and_apply(grads, state, params) -> (new_params, state)`` likewise, with
@@ -189,13 +191,19 @@ def flatten_transformation(opt: Transformation) -> FlatTransformation:
     def init(params: PyTree) -> Any:
         return opt.init(to_flat(params, "params")[0])
 
-    def update(grads: PyTree, state: Any, params: PyTree | None = None) -> tuple[PyTree, Any]:
+    def update(
+        grads: PyTree, state: Any, params: PyTree | None = None, **extra_args: Any
+    ) -> tuple[PyTree, Any]:
+        del extra_args  # accepted and ignored, as optax's GradientTransformationExtraArgs
         fgrads, unravel = to_flat(grads, "grads")
         fparams = None if params is None else to_flat(params, "params")[0]
         updates, state = opt.update(fgrads, state, fparams)
         return (updates if unravel is None else unravel(updates)), state
 
-    def update_and_apply(grads: PyTree, state: Any, params: PyTree) -> tuple[PyTree, Any]:
+    def update_and_apply(
+        grads: PyTree, state: Any, params: PyTree, **extra_args: Any
+    ) -> tuple[PyTree, Any]:
+        del extra_args
         fgrads, _ = to_flat(grads, "grads")
         fparams, unravel = to_flat(params, "params")
         new_params, state = opt.update_and_apply(fgrads, state, fparams)
@@ -203,6 +211,7 @@ def flatten_transformation(opt: Transformation) -> FlatTransformation:
 
     transformation = FlatTransformation(init, update)
     transformation.rule = opt.rule
+    transformation.hyperparams = dict(opt.hyperparams)
     transformation.update_and_apply = update_and_apply
     return transformation
 

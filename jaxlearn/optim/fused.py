@@ -25,7 +25,11 @@ from jaxlearn.optim.base import PyTree, apply_updates
 
 
 def update_and_apply(
-    opt: optax.GradientTransformation, grads: PyTree, state: Any, params: PyTree
+    opt: optax.GradientTransformation,
+    grads: PyTree,
+    state: Any,
+    params: PyTree,
+    **extra_args: Any,
 ) -> tuple[PyTree, Any]:
     r"""One optimizer step, ``(W + ΔW, new_state)``, fused where the rule allows it.
 
@@ -36,6 +40,9 @@ def update_and_apply(
     rules (anything with an ``update_and_apply`` attribute, e.g. ``jl.adam()`` or
     ``jl.flat(jl.adam())``) the addition happens inside the rule's per-leaf function; for other
     optax transformations (``optax.chain``, ``optax.adam``, ...) it is the plain two-call form.
+    ``extra_args`` (``value=``, ``grad=``, ...) are passed on to ``opt`` as optax passes them:
+    a transformation without extra-args support ignores them
+    (``optax.with_extra_args_support``).
 
     >>> import jax.numpy as jnp, optax, jaxlearn as jl
     >>> from jaxlearn.optim import update_and_apply
@@ -50,8 +57,8 @@ def update_and_apply(
     """
     fused = getattr(opt, "update_and_apply", None)
     if fused is not None:
-        return fused(grads, state, params)
-    updates, state = opt.update(grads, state, params)
+        return fused(grads, state, params, **extra_args)
+    updates, state = optax.with_extra_args_support(opt).update(grads, state, params, **extra_args)
     return apply_updates(params, updates), state
 
 

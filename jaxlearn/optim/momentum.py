@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import jax
 
@@ -12,6 +12,7 @@ from jaxlearn.optim.base import (
     Transformation,
     as_scalar,
     check_learning_rate,
+    check_state_dtype,
     check_unit_interval,
     elementwise_transformation,
     learning_rate_at,
@@ -25,7 +26,9 @@ class MomentumState(NamedTuple):
     velocity: jax.Array
 
 
-def momentum(lr: ScalarOrSchedule = 0.01, momentum: float = 0.9) -> Transformation:
+def momentum(
+    lr: ScalarOrSchedule = 0.01, momentum: float = 0.9, *, accumulator_dtype: Any = None
+) -> Transformation:
     r"""The book's Momentum.
 
     .. math::
@@ -34,6 +37,14 @@ def momentum(lr: ScalarOrSchedule = 0.01, momentum: float = 0.9) -> Transformati
     Args:
       lr: η, a number ``>= 0`` or a schedule ``step -> η`` (book default 0.01).
       momentum: α in ``[0, 1)`` (book default 0.9).
+      accumulator_dtype: the dtype ``v`` is stored in (``None``: the parameter's, the book's).
+        ``jnp.bfloat16`` halves its memory, ``jnp.float32`` keeps a bf16 model's velocity at
+        float32 precision. Each step computes in the wider of the parameter's and this dtype
+        (at least float32) and rounds ``v`` to it: :math:`v \leftarrow \mathrm{round}_{\,
+        \mathrm{accumulator\_dtype}}(\alpha v - \eta_t g)`. Complex parameters get the
+        complex dtype of this precision. optax: ``optax.sgd(..., accumulator_dtype=...)``.
+
+    Complex parameters: ``v`` is complex like ``g``, as in optax.
 
     optax equivalent: ``optax.sgd(lr, momentum=momentum)`` for a *constant* η (optax keeps the
     un-scaled trace ``t ← α t + g`` and multiplies by η afterwards, so ``v = −η t``). With a
@@ -60,5 +71,14 @@ def momentum(lr: ScalarOrSchedule = 0.01, momentum: float = 0.9) -> Transformati
         return v, v
 
     return elementwise_transformation(
-        ElementwiseRule("momentum", ("velocity",), MomentumState, scalars, leaf, native="momentum")
+        ElementwiseRule(
+            "momentum",
+            ("velocity",),
+            MomentumState,
+            scalars,
+            leaf,
+            {"lr": lr, "momentum": momentum, "accumulator_dtype": accumulator_dtype},
+            slot_dtypes=(check_state_dtype("accumulator_dtype", accumulator_dtype),),
+            native="momentum",
+        )
     )

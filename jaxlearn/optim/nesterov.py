@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import jax
 
@@ -12,6 +12,7 @@ from jaxlearn.optim.base import (
     Transformation,
     as_scalar,
     check_learning_rate,
+    check_state_dtype,
     check_unit_interval,
     elementwise_transformation,
     learning_rate_at,
@@ -25,7 +26,9 @@ class NesterovState(NamedTuple):
     velocity: jax.Array
 
 
-def nesterov(lr: ScalarOrSchedule = 0.01, momentum: float = 0.9) -> Transformation:
+def nesterov(
+    lr: ScalarOrSchedule = 0.01, momentum: float = 0.9, *, accumulator_dtype: Any = None
+) -> Transformation:
     r"""Nesterov momentum, written (as the book does) in terms of the current parameters.
 
     .. math::
@@ -42,6 +45,14 @@ def nesterov(lr: ScalarOrSchedule = 0.01, momentum: float = 0.9) -> Transformati
     Args:
       lr: η, a number ``>= 0`` or a schedule ``step -> η`` (book default 0.01).
       momentum: α in ``[0, 1)`` (book default 0.9).
+      accumulator_dtype: the dtype ``v`` is stored in (``None``: the parameter's, the book's);
+        each step computes in the wider of the parameter's and this dtype (at least float32)
+        and rounds the new ``v`` to it, :math:`v \leftarrow \mathrm{round}_{\,
+        \mathrm{accumulator\_dtype}}(\alpha v - \eta_t g)`. Complex parameters get the
+        complex dtype of this precision. optax:
+        ``optax.sgd(..., nesterov=True, accumulator_dtype=...)``.
+
+    Complex parameters: ``v`` is complex like ``g``, as in optax.
 
     optax equivalent: ``optax.sgd(lr, momentum=momentum, nesterov=True)`` for a constant η
     (optax's trace ``t ← g + α t`` and update ``−η (g + α t)`` expand to the formula above
@@ -69,5 +80,14 @@ def nesterov(lr: ScalarOrSchedule = 0.01, momentum: float = 0.9) -> Transformati
         return alpha * v_new - lr * g, v_new
 
     return elementwise_transformation(
-        ElementwiseRule("nesterov", ("velocity",), NesterovState, scalars, leaf, native="nesterov")
+        ElementwiseRule(
+            "nesterov",
+            ("velocity",),
+            NesterovState,
+            scalars,
+            leaf,
+            {"lr": lr, "momentum": momentum, "accumulator_dtype": accumulator_dtype},
+            slot_dtypes=(check_state_dtype("accumulator_dtype", accumulator_dtype),),
+            native="nesterov",
+        )
     )

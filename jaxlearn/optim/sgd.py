@@ -33,7 +33,7 @@ def sgd(lr: ScalarOrSchedule = 0.01) -> Transformation:
     Returns:
       An ``(init, update)`` pair; ``update`` returns ``-η_t g``.
 
-    optax equivalent: ``optax.sgd(lr)`` exactly.
+    optax equivalent: ``optax.sgd(lr)`` exactly, on real and complex parameters alike.
 
     >>> import jax.numpy as jnp, jaxlearn as jl
     >>> opt = jl.sgd(lr=0.1)
@@ -51,5 +51,5 @@ def sgd(lr: ScalarOrSchedule = 0.01) -> Transformation:
         return (-lr * g,)
 
     return elementwise_transformation(
-        ElementwiseRule("sgd", (), SGDState, scalars, leaf, native="sgd")
+        ElementwiseRule("sgd", (), SGDState, scalars, leaf, {"lr": lr}, native="sgd")
     )

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from jaxlearn.plots.style import pyplot
+from jaxlearn.plots.style import band, pyplot, row, seeds_note
 
 BN_COLOR, PLAIN_COLOR = "#D55E00", "#0072B2"
 
@@ -18,7 +18,7 @@ def plot_batchnorm_grid(results: Mapping):
     >>> import numpy as np
     >>> r = {'weight_scales': np.array([1.0, 0.1]), 'epochs': np.arange(1, 4),
     ...      'train_acc_bn': np.ones((2, 3)), 'train_acc_plain': np.zeros((2, 3)),
-    ...      'dataset': 'x'}
+    ...      'config': {'dataset': 'x'}}
     >>> [ax.get_title() for ax in plot_batchnorm_grid(r).axes]
     ['W: 1', 'W: 0.1']
     """
@@ -33,11 +33,10 @@ def plot_batchnorm_grid(results: Mapping):
     )
     for i, w in enumerate(scales):
         ax = axes.flat[i]
-        ax.plot(epochs, results["train_acc_bn"][i], color=BN_COLOR, label="Batch Normalization")
-        ax.plot(
-            epochs, results["train_acc_plain"][i], "--", color=PLAIN_COLOR,
-            label="Normal (without BatchNorm)",
-        )  # fmt: skip
+        band(ax, epochs, row(results["train_acc_bn"], i), color=BN_COLOR,
+             label="Batch Normalization")  # fmt: skip
+        band(ax, epochs, row(results["train_acc_plain"], i), style="--", color=PLAIN_COLOR,
+             label="Normal (without BatchNorm)")  # fmt: skip
         ax.set_title(f"W: {w:.3g}", fontsize=9)
         ax.set_ylim(0, 1)
         if i % ncols == 0:
@@ -48,7 +47,8 @@ def plot_batchnorm_grid(results: Mapping):
         ax.set_visible(False)
     axes.flat[n - 1].legend(loc="lower right", fontsize=7)
     fig.suptitle(
-        f"Batch Normalization vs initial weight scale (train accuracy, {results['dataset']})"
+        "Batch Normalization vs initial weight scale "
+        f"(train accuracy, {results['config']['dataset']}{seeds_note(results)})"
     )
     fig.tight_layout()
     return fig

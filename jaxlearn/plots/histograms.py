@@ -24,7 +24,7 @@ def plot_activation_histograms(results: Mapping):
     """
     plt = pyplot()
     configs = results["configs"]
-    layers = results["layers"]
+    layers = results["config"]["layers"]
     fig, axes = plt.subplots(
         len(configs), layers, figsize=(2.2 * layers, 1.7 * len(configs)), squeeze=False
     )

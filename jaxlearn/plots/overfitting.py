@@ -6,7 +6,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from jaxlearn.plots.style import pyplot
+from jaxlearn.plots.style import band, pyplot, row, seeds_note
 
 TRAIN_COLOR, TEST_COLOR = "#0072B2", "#D55E00"
 
@@ -18,7 +18,8 @@ def plot_overfitting(results: Mapping):
     :func:`~jaxlearn.experiments.dropout_experiment` results.
 
     >>> import numpy as np
-    >>> r = {'experiment': 'weight-decay', 'dataset': 'x', 'epochs': np.arange(1, 4),
+    >>> r = {'experiment': 'weight-decay', 'config': {'dataset': 'x', 'train_size': 300},
+    ...      'epochs': np.arange(1, 4),
     ...      'train_acc': np.ones((2, 3)), 'test_acc': np.zeros((2, 3)),
     ...      'runs': [{'lambda': 0.0, 'gap': 1.0}, {'lambda': 0.1, 'gap': 1.0}]}
     >>> [ax.get_title() for ax in plot_overfitting(r).axes]
@@ -30,21 +31,27 @@ def plot_overfitting(results: Mapping):
     fig, axes = plt.subplots(1, len(runs), figsize=(4.6 * len(runs), 3.8), squeeze=False)
     for i, run in enumerate(runs):
         ax = axes[0, i]
-        ax.plot(epochs, results["train_acc"][i], color=TRAIN_COLOR, label="train")
-        ax.plot(epochs, results["test_acc"][i], "--", color=TEST_COLOR, label="test")
+        band(ax, epochs, row(results["train_acc"], i), color=TRAIN_COLOR, label="train")
+        band(ax, epochs, row(results["test_acc"], i), style="--", color=TEST_COLOR, label="test")
         ax.set_title(_title(run))
         ax.set_xlabel("epochs")
         ax.set_ylabel("accuracy")
         ax.set_ylim(0, 1.02)
         ax.grid(alpha=0.3)
+        gap = run["summary"]["gap"]["mean"] if "summary" in run else run["gap"]
         ax.text(
-            0.97, 0.05, f"final gap {run['gap']:.2f}", transform=ax.transAxes, ha="right",
-            fontsize=8,
+            0.97, 0.05, f"final gap {gap:.2f}", transform=ax.transAxes, ha="right", fontsize=8,
         )  # fmt: skip
-        ax.legend(loc="center right")
+    # One legend for the figure, below the panels: inside an axes it would cover a curve
+    # (Dropout's train and test curves run through the middle of the panel).
+    fig.legend(*axes[0, 0].get_legend_handles_labels(), loc="lower center", ncol=2)
     what = "Weight decay" if results["experiment"] == "weight-decay" else "Dropout"
-    fig.suptitle(f"{what} against overfitting (300 training images, {results['dataset']})")
-    fig.tight_layout()
+    c = results["config"]
+    fig.suptitle(
+        f"{what} against overfitting ({c['train_size']} training images, {c['dataset']}"
+        f"{seeds_note(results)})"
+    )
+    fig.tight_layout(rect=(0, 0.07, 1, 1))
     return fig
 
 

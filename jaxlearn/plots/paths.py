@@ -10,7 +10,7 @@ import numpy as np
 from jaxlearn.plots.style import RULE_COLORS, RULE_LABELS, pyplot
 
 
-def plot_update_paths(results: Mapping[str, Mapping], *, ncols: int = 3, overlay: bool = False):
+def plot_update_paths(results: Mapping, *, ncols: int = 3, overlay: bool = False):
     """Draw :func:`jaxlearn.experiments.update_paths` results as the book does.
 
     One panel per rule (or a single overlay with ``overlay=True``): contours of the function,
@@ -24,7 +24,8 @@ def plot_update_paths(results: Mapping[str, Mapping], *, ncols: int = 3, overlay
     ['SGD (η=0.95)']
     """
     plt = pyplot()
-    names = list(results)
+    runs = results["runs"]
+    names = list(runs)
     if not names:
         raise ValueError("results is empty: nothing to plot")
     xs, ys = np.meshgrid(np.arange(-10, 10, 0.01), np.arange(-5, 5, 0.01))
@@ -44,8 +45,8 @@ def plot_update_paths(results: Mapping[str, Mapping], *, ncols: int = 3, overlay
             ax.set_ylim(-5, 5)
             ax.set_xlabel("x")
             ax.set_ylabel("y")
-        path = np.asarray(results[name]["path"])
-        label = f"{RULE_LABELS.get(name, name)} (η={results[name]['lr']:g})"
+        path = np.asarray(runs[name]["path"])
+        label = f"{RULE_LABELS.get(name, name)} (η={runs[name]['lr']:g})"
         ax.plot(
             path[:, 0],
             path[:, 1],

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from jaxlearn.plots.style import pyplot
+from jaxlearn.plots.style import band, pyplot, row, seeds_note
 
 VAL_COLOR, TRAIN_COLOR = "#D55E00", "#0072B2"
 
@@ -18,7 +18,8 @@ def plot_search(results: Mapping, *, top: int = 20, ncols: int = 5):
     >>> import numpy as np
     >>> r = {'lr': np.array([1e-2, 1e-5]), 'weight_decay': np.array([1e-7, 1e-5]),
     ...      'val_acc': np.ones((2, 3)), 'train_acc': np.ones((2, 3)),
-    ...      'final_val_acc': np.array([0.8, 0.1]), 'epochs': np.arange(1, 4), 'dataset': 'x'}
+    ...      'final_val_acc': np.array([0.8, 0.1]), 'epochs': np.arange(1, 4),
+    ...      'config': {'dataset': 'x'}}
     >>> [ax.get_title().splitlines()[0] for ax in plot_search(r).axes]
     ['Best-1 (val 0.80)', 'Best-2 (val 0.10)']
     """
@@ -32,8 +33,9 @@ def plot_search(results: Mapping, *, top: int = 20, ncols: int = 5):
     )
     for i in range(n):
         ax = axes.flat[i]
-        ax.plot(epochs, results["val_acc"][i], color=VAL_COLOR, label="validation")
-        ax.plot(epochs, results["train_acc"][i], "--", color=TRAIN_COLOR, label="train")
+        band(ax, epochs, row(results["val_acc"], i), color=VAL_COLOR, label="validation")
+        band(ax, epochs, row(results["train_acc"], i), style="--", color=TRAIN_COLOR,
+             label="train")  # fmt: skip
         ax.set_title(
             f"Best-{i + 1} (val {results['final_val_acc'][i]:.2f})\n"
             f"lr {results['lr'][i]:.1e}, λ {results['weight_decay'][i]:.1e}",
@@ -49,7 +51,8 @@ def plot_search(results: Mapping, *, top: int = 20, ncols: int = 5):
         ax.set_visible(False)
     axes.flat[0].legend(fontsize=7, loc="lower right")
     fig.suptitle(
-        f"Hyper-parameter search: top {n} of {len(results['lr'])} trials ({results['dataset']})"
+        f"Hyper-parameter search: top {n} of {len(results['lr'])} trials "
+        f"({results['config']['dataset']}{seeds_note(results)})"
     )
     fig.tight_layout()
     return fig
@@ -60,7 +63,7 @@ def plot_search_map(results: Mapping):
 
     >>> import numpy as np
     >>> r = {'lr': np.array([1e-2, 1e-5]), 'weight_decay': np.array([1e-7, 1e-5]),
-    ...      'final_val_acc': np.array([0.8, 0.1]), 'dataset': 'x'}
+    ...      'final_val_acc': np.array([0.8, 0.1]), 'config': {'dataset': 'x'}}
     >>> plot_search_map(r).axes[0].get_xlabel()
     'learning rate'
     """
@@ -74,7 +77,7 @@ def plot_search_map(results: Mapping):
     ax.set_yscale("log")
     ax.set_xlabel("learning rate")
     ax.set_ylabel("weight decay λ")
-    ax.set_title(f"Validation accuracy of each trial ({results['dataset']})")
+    ax.set_title(f"Validation accuracy of each trial ({results['config']['dataset']})")
     fig.colorbar(sc, ax=ax, label="final validation accuracy")
     fig.tight_layout()
     return fig

@@ -1,21 +1,25 @@
-"""Training the book's network: a jitted step, whole epochs in one ``lax.scan``, and ``vmap``
-over configurations (seeds, weight scales, learning rates, weight decay); data-parallel over
-devices with ``mesh=`` (see :mod:`jaxlearn.train.distributed` and ``docs/scaling.md``)."""
+"""Training the book's network: one compiled program per run, ``vmap`` over configurations,
+data-parallel over devices.
+
+- :func:`train` / :func:`train_many` run whole trainings (one network / K networks in one
+  ``vmap``), their settings a :class:`RunConfig`; per-run hyper-parameters live in the
+  optimizer state (:func:`jaxlearn.optim.inject_hyperparams`).
+- :func:`train_step` / :func:`make_train_step`: one update, for your own loop.
+- :mod:`jaxlearn.train.distributed`: meshes, ``mesh=`` and ``docs/scaling.md``.
+"""
 
 from jaxlearn.train import distributed
+from jaxlearn.train.config import RunConfig
 from jaxlearn.train.distributed import make_mesh
-from jaxlearn.train.loop import TrainResult, init_many, make_epoch, train, train_many
-from jaxlearn.train.step import loss_fn, make_train_step, resolve_optimizer, train_step
+from jaxlearn.train.loop import TrainResult, train, train_many
+from jaxlearn.train.step import make_train_step, train_step
 
 __all__ = [
+    "RunConfig",
     "TrainResult",
     "distributed",
-    "init_many",
-    "loss_fn",
-    "make_epoch",
     "make_mesh",
     "make_train_step",
-    "resolve_optimizer",
     "train",
     "train_many",
     "train_step",

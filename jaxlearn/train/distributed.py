@@ -49,7 +49,9 @@ __all__ = [
     "make_mesh",
     "put",
     "replicate",
+    "require_axes",
     "shard_batch",
+    "to_varying",
 ]
 
 
@@ -116,6 +118,20 @@ def axis_size(mesh: Mesh | None, name: str) -> int:
     if mesh is None or name not in mesh.axis_names:
         return 1
     return int(mesh.shape[name])
+
+
+def require_axes(mesh: Mesh, names: Sequence[str], who: str) -> None:
+    """Raise ValueError unless ``mesh`` has at least one of the axes ``names``.
+
+    >>> require_axes(make_mesh(1, 'model'), ('trials', 'data'), 'train_many')
+    Traceback (most recent call last):
+    ValueError: mesh: train_many needs a mesh with a 'trials' and/or a 'data' axis, got ...
+    """
+    if not set(names) & set(mesh.axis_names):
+        wanted = " and/or a ".join(repr(n) for n in names)
+        raise ValueError(
+            f"mesh: {who} needs a mesh with a {wanted} axis, got axes {mesh.axis_names}"
+        )
 
 
 def put(x: Any, mesh: Mesh, spec: P) -> Array:
@@ -213,24 +229,3 @@ def local_rows(x: Array, axis_name: Any) -> Array:
     size = compat_axis_size(axis_name)
     n = x.shape[0] // size
     return lax.dynamic_slice_in_dim(x, lax.axis_index(axis_name) * n, n)
-
-
-def sharded_accuracy(accuracy_counts: Any, x: Array, t: Array, axis_name: Any) -> Array:
-    """Accuracy over all of ``(x, t)`` with the rows split over ``axis_name``.
-
-    ``accuracy_counts(x, t) -> (correct, count)`` for a block of rows (``t < 0`` marks padding).
-    The rows are padded to a multiple of the axis size; the integer counts are summed with
-    ``psum``, so the result equals the one-device accuracy exactly.
-    """
-    size = compat_axis_size(axis_name)
-    n = x.shape[0]
-    per = -(-n // size)
-    pad = per * size - n
-    if pad:
-        x = jnp.concatenate([x, jnp.zeros((pad, *x.shape[1:]), x.dtype)])
-        t = jnp.concatenate([t, jnp.full((pad, *t.shape[1:]), -1, t.dtype)])
-    start = lax.axis_index(axis_name) * per
-    xs = lax.dynamic_slice_in_dim(x, start, per)
-    ts = lax.dynamic_slice_in_dim(t, start, per)
-    correct, count = lax.psum(accuracy_counts(xs, ts), axis_name)
-    return correct / count

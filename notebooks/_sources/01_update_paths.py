@@ -59,7 +59,7 @@ fig.set_size_inches(8, 4.5)
         "code",
         r"""
 print(f"{'rule':>10} {'lr':>5} {'final x':>9} {'final y':>10} {'f':>9}  sign changes of y")
-for name, r in results.items():
+for name, r in results["runs"].items():
     x, y = r["path"][-1]
     flips = int(np.sum(np.diff(np.sign(r["path"][:, 1])) != 0))
     print(f"{name:>10} {r['lr']:5.2f} {x:9.4f} {y:10.2e} {r['loss'][-1]:9.2e}  {flips}")
@@ -86,16 +86,16 @@ The cell below checks these statements on the numbers, so the figure cannot sile
         "code",
         r"""
 def flips(name):
-    return int(np.sum(np.diff(np.sign(results[name]["path"][:, 1])) != 0))
+    return int(np.sum(np.diff(np.sign(results["runs"][name]["path"][:, 1])) != 0))
 
 assert flips("sgd") >= 25, "SGD should zig-zag across the valley (y flips sign every step)"
 assert flips("momentum") < 10 and flips("adam") < 10, "Momentum and Adam roll, they don't zig-zag"
-assert abs(results["adagrad"]["path"][5, 1]) < 0.05, "AdaGrad damps y within a few steps"
+assert abs(results["runs"]["adagrad"]["path"][5, 1]) < 0.05, "AdaGrad damps y within a few steps"
 def y_swing(name):
-    return np.abs(results[name]["path"][5:, 1]).max()
+    return np.abs(results["runs"][name]["path"][5:, 1]).max()
 
 assert y_swing("adam") < y_swing("momentum"), "Adam swings less than Momentum"
-for name, r in results.items():
+for name, r in results["runs"].items():
     assert r["loss"][-1] < 0.2 * r["loss"][0], f"{name} should have descended"
 print("headline outcomes hold")
 """,

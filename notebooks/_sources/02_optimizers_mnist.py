@@ -50,8 +50,9 @@ so the curves differ only by the update rule. Each run is one compiled `lax.scan
         "code",
         r"""
 results = compare_optimizers(BOOK_RULES, key=KEY, iterations=ITERATIONS, progress=False)
-print("data:", results["dataset"], f"({results['iterations']} iterations, batch "
-      f"{results['batch_size']}, hidden {results['hidden']})")
+config = results["config"]
+print("data:", config["dataset"], f"({config['iterations']} iterations, batch "
+      f"{config['batch_size']}, hidden {config['hidden']})")
 fig = plot_optimizer_comparison(results)
 if not QUICK:  # the figure shown in notebooks/README.md
     os.makedirs("figures", exist_ok=True)
@@ -79,10 +80,10 @@ set the three also drive the training loss almost to zero: they fit the 4,000 im
 ## optax's optimizers on the same run
 
 jaxlearn's rules and optax's transformations follow the same `(init, update)` protocol, so
-`jaxlearn.train.train` takes a ready optax optimizer as it takes a jaxlearn one. (It does not take
-an optax *factory* such as `optax.adam` — factories are called as `rule(lr=...)` and optax's
-argument is `learning_rate` — and `compare_optimizers` takes rule names only; so the twins are
-built here, each at optax's defaults with the book's learning rate, which optax requires.)
+`jaxlearn.train.train` takes a ready optax optimizer as it takes a jaxlearn one (and an optax
+factory such as `optax.adam` with `hyperparams={"learning_rate": ...}`, kept in the optimizer
+state). The twins are built here, each at optax's defaults with the book's learning rate, which
+optax requires.
 
 The same network and the same key as `compare_optimizers(key=KEY)` above, so each twin starts
 from the same weights and sees the same mini-batches.
@@ -98,13 +99,13 @@ OPTAX_TWINS = {
     "adam": ("optax.adam(0.001)", optax.adam(0.001)),
 }
 
-name, data = get_data(results["dataset"])
+name, data = get_data(config["dataset"])
 k_init, k_train = jax.random.split(as_key(KEY))  # as compare_optimizers splits its key
-net, params, state = mlp.init(k_init, data[0][0].shape[1], results["hidden"], 10)
+net, params, state = mlp.init(k_init, data[0][0].shape[1], config["hidden"], 10)
 twins = {}
 for rule, (call, opt) in OPTAX_TWINS.items():
-    r = train(net, params, state, opt, data, key=k_train, iterations=results["iterations"],
-              batch_size=results["batch_size"], eval_every=results["iterations"], progress=False)
+    r = train(net, params, state, opt, data, key=k_train, iterations=config["iterations"],
+              batch_size=config["batch_size"], eval_every=config["iterations"], progress=False)
     twins[rule] = {"call": call, "loss": r.loss, "smoothed_loss": smooth_curve(r.loss),
                    "test_acc": float(r.test_acc[-1])}
 print("data:", name)
@@ -129,7 +130,7 @@ for ax in axes[1]:
     ax.set_xlabel("iterations")
 for ax in axes[:, 0]:
     ax.set_ylabel("loss (smoothed, log scale)")
-fig.suptitle(f"jaxlearn (solid) vs optax at its defaults (dashed), {results['dataset']}")
+fig.suptitle(f"jaxlearn (solid) vs optax at its defaults (dashed), {config['dataset']}")
 fig.tight_layout()
 """,
     ),

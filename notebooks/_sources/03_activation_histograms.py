@@ -44,7 +44,8 @@ activation. (The experiment is a few milliseconds: quick mode changes nothing.)
         "code",
         r"""
 results = activation_histograms(quick=QUICK)
-print("data: synthetic N(0, 1) inputs,", results["layers"], "layers of 100 nodes, no bias")
+print("data: synthetic N(0, 1) inputs,", results["config"]["layers"], "layers of",
+      results["config"]["nodes"], "nodes, no bias")
 """,
     ),
     (

@@ -38,8 +38,9 @@ quick mode 500.
         "code",
         r"""
 results = compare_initializers(quick=QUICK, progress=False)
-print("data:", results["dataset"], f"({results['iterations']} iterations, batch "
-      f"{results['batch_size']}, SGD lr={results['lr']}, hidden {results['hidden']})")
+config = results["config"]
+print("data:", config["dataset"], f"({config['iterations']} iterations, batch "
+      f"{config['batch_size']}, SGD lr={config['lr']}, hidden {config['hidden']})")
 fig = plot_initializer_comparison(results)
 if not QUICK:  # the figure shown in notebooks/README.md
     os.makedirs("figures", exist_ok=True)

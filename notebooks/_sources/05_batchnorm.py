@@ -43,8 +43,10 @@ from the same N(0, 1) draws times the scale and see the same mini-batches. Full 
         r"""
 results = batchnorm_comparison(quick=QUICK, progress=False)
 scales = results["weight_scales"]
-print("data:", results["dataset"], f"(first 1,000 training images, {len(results['epochs'])} "
-      f"epochs, {len(scales)} weight scales from {scales[0]:g} to {scales[-1]:g})")
+config = results["config"]
+print("data:", config["dataset"], f"(first {config['train_size']:,} training images, "
+      f"{config['epochs']} epochs, {len(scales)} weight scales from {scales[0]:g} to "
+      f"{scales[-1]:g})")
 """,
     ),
     (
@@ -70,7 +72,7 @@ ax.set_ylim(0, 1)
 ax.grid(alpha=0.3)
 ax.legend(loc="lower right")
 ax.set_title(f"Batch Norm speeds up learning (initial weight std {scales[i]:.3g}, "
-             f"{results['dataset']})", fontsize=10)
+             f"{results['config']['dataset']})", fontsize=10)
 fig.tight_layout()
 """,
     ),

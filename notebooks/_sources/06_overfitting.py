@@ -42,7 +42,7 @@ after each epoch. Full mode: the book's 201 epochs; quick mode: 101.
         "code",
         r"""
 wd = weight_decay_experiment(lambdas=(0.0, 0.1), quick=QUICK, progress=False)
-print("data:", wd["dataset"], f"(300 training images, {len(wd['epochs'])} epochs)")
+print("data:", wd["config"]["dataset"], f"(300 training images, {len(wd['epochs'])} epochs)")
 fig = plot_overfitting(wd)
 if not QUICK:  # the figure shown in notebooks/README.md
     os.makedirs("figures", exist_ok=True)
@@ -62,7 +62,7 @@ every output is multiplied by 0.8. Full mode: the book's 301 epochs; quick mode:
         "code",
         r"""
 do = dropout_experiment(dropout_ratio=0.2, quick=QUICK, progress=False)
-print("data:", do["dataset"], f"(300 training images, {len(do['epochs'])} epochs)")
+print("data:", do["config"]["dataset"], f"(300 training images, {len(do['epochs'])} epochs)")
 fig = plot_overfitting(do)
 """,
     ),

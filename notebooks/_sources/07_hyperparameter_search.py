@@ -43,7 +43,7 @@ start = time.perf_counter()
 results = hyperparameter_search(quick=QUICK, progress=False)
 elapsed = time.perf_counter() - start
 trials = len(results["lr"])
-print("data:", results["dataset"], f"(500 training images: 400 train / 100 validation; "
+print("data:", results["config"]["dataset"], f"(500 training images: 400 train / 100 validation; "
       f"{len(results['epochs'])} epochs)")
 print(f"{trials} trials trained in one vmap-ed program in {elapsed:.0f} s (compilation included)")
 """,

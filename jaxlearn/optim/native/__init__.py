@@ -398,12 +398,4 @@ def _partitioned(kernel: Kernel, n_batch: int, ranks: list[int], n_slots: int):
     return wrapped
 
 
-__all__ = [
-    "ENV_VAR",
-    "KERNELS",
-    "LEAVES_PER_CALL",
-    "Kernel",
-    "native_available",
-    "native_status",
-    "run_rule",
-]
+__all__ = ["ENV_VAR", "native_available", "native_status"]

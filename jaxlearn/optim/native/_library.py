@@ -1,9 +1,9 @@
 """Finding, loading and registering the compiled kernels: once per process, on first use.
 
-The kernels are a plain shared library (``_kernels`` + the platform's extension suffix, next to
-this file), built by ``setup.py`` when ``pip install`` finds a C++ compiler. It has no Python
-entry point: it is opened with :mod:`ctypes` and each handler is registered with
-``jax.ffi.register_ffi_target`` under a ``jaxlearn_*`` name. Registration is process-wide in
+The kernels are one shared library (``_kernels`` + the platform's extension suffix, next to
+this file), built by ``setup.py`` when ``pip install`` finds a C++ compiler. It is opened with
+:mod:`ctypes` and each handler is registered with ``jax.ffi.register_ffi_target`` under a
+``jaxlearn_*`` name (as a Python module it is empty). Registration is process-wide in
 XLA, so it happens at most once (:func:`load` is cached).
 """
 

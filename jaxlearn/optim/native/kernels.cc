@@ -20,6 +20,13 @@
 // fused multiply-adds XLA:CPU's LLVM backend forms on a machine with FMA (see loops.inc), so on
 // such a machine the results are bit-identical to the jitted XLA path.
 
+// A Python extension module too (an empty one, limited API), so that tools that import every
+// module of the package (pkgutil, Sphinx, pydoc) can import this one; jaxlearn itself opens it
+// with ctypes (jaxlearn/optim/native/_library.py).
+#define PY_SSIZE_T_CLEAN
+#define Py_LIMITED_API 0x030A0000
+#include <Python.h>
+
 #include <algorithm>
 #include <atomic>
 #include <cmath>
@@ -384,3 +391,11 @@ extern "C" const char* JaxlearnKernelsInfo() {
   }();
   return info.c_str();
 }
+
+static struct PyModuleDef kModule = {
+    PyModuleDef_HEAD_INIT, "_kernels",
+    "jaxlearn's compiled optimizer kernels: XLA FFI handlers, registered by "
+    "jaxlearn.optim.native (this module itself defines nothing).",
+    -1, nullptr, nullptr, nullptr, nullptr, nullptr};
+
+PyMODINIT_FUNC PyInit__kernels(void) { return PyModule_Create(&kModule); }
