@@ -232,14 +232,19 @@ def run_rule(
     """``base.run_rule`` with ``p_leaves`` (the fused step), through the kernels where they
     apply and through ``xla_run_rule`` for every other leaf; one ``(W', *slots')`` per leaf.
 
-    >>> import jax.numpy as jnp, jaxlearn as jl
+    >>> import jax, jax.numpy as jnp, jaxlearn as jl
     >>> from jaxlearn.optim.base import run_rule as xla_run_rule
     >>> rule = jl.sgd(lr=0.5).rule
-    >>> run_rule(rule, rule.scalars(jnp.int32(0)), [jnp.ones(2)], [], [jnp.zeros(2)],
-    ...          xla_run_rule)
+    >>> step = lambda g, p: run_rule(rule, rule.scalars(jnp.int32(0)), [g], [], [p],
+    ...                              xla_run_rule)
+    >>> jax.jit(step)(jnp.ones(2), jnp.zeros(2))
     [(Array([-0.5, -0.5], dtype=float32),)]
     """
-    kernel = _kernel_for(rule, scalars)
+    # Eager calls (every leaf concrete) run the XLA path: op by op, which is what a step
+    # computes without jit (no fused multiply-adds). Traced steps (jit, vmap, grad, shard_map)
+    # go to the kernels, which compute what the same step compiles to in XLA.
+    traced = any(isinstance(x, _compat.Tracer) for x in (*g_leaves, *p_leaves))
+    kernel = _kernel_for(rule, scalars) if traced else None
     if kernel is None:
         return xla_run_rule(rule, scalars, g_leaves, slot_leaves, p_leaves)
     n = len(g_leaves)
