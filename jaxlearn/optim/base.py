@@ -263,8 +263,8 @@ class ElementwiseRule:
     hyperparams: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     real_slots: tuple[str, ...] = ()
     slot_dtypes: tuple[Any, ...] = ()
-
     native: str | None = None
+
 
 def slot_dtype(rule: ElementwiseRule, k: int, param: Any, path: tuple = ()) -> jnp.dtype | None:
     """The dtype of accumulator ``k`` for the leaf ``param``; None means "like ``param``".
