@@ -1,32 +1,37 @@
-"""Prototype: a single-pass C++ Adam (XLA FFI) against jaxlearn's XLA step and optax.
+"""jaxlearn's fused step with the native kernels, against its XLA path, optax and PyTorch.
 
-Not part of the package. It answers one question for issue 6: is the gap to the targets
-XLA:CPU's code generation (a loop, and a kernel, per output array) or the arithmetic itself?
-The kernel in ``native/adam_ffi.cc`` writes W, m and v in one pass, in place, with
-jaxlearn.adam's formula operation for operation, for a group of leaves in one call; it is
-compiled here with the system's ``g++`` against jaxlib's FFI headers, registered with
-``jax.ffi`` and called inside one jitted, donated step. The final parameters are checked
-against jaxlearn's.
+    .venv/bin/python -m benchmarks.run --only native [--quick]
 
-    .venv/bin/python -m benchmarks.run --only native
+One optimizer step ``(params, state) -> (params + ΔW, new_state)`` per implementation, on the
+issue's three trees: (i) one leaf of 25 M, (ii) the ResNet-50 tree (161 leaves), (iii) 2,000
+leaves of 1,000 (where flat mode is the fast path). All rows of a (tree, rule) are timed
+interleaved, round by round (median of the timed rounds), with two triads in the same rounds:
+jax's ``a * s + b`` (donated) and PyTorch's ``a.add_(b, alpha=s)`` (multi-threaded). The best of
+the two is the machine's bandwidth at that size.
 
-Needs ``g++``; without it (or if the build fails) the section prints why and has no rows.
+* ``jaxlearn``: ``jaxlearn.optim.fused_step(jl.<rule>())``, i.e. ``update_and_apply`` jitted with
+  donation; the native kernels when they are built (the default path).
+* ``jaxlearn XLA``: the same, traced with ``JAXLEARN_NATIVE=0`` (the pure-XLA path).
+* ``jaxlearn flat`` / ``jaxlearn flat XLA``: flat mode (``jl.flat``; tree (iii) only).
+* ``optax``: the optax twin, ``update`` + ``apply_updates`` in one donated jit.
+* ``torch loop / foreach / fused``: ``torch.optim`` with ``foreach=False`` / ``foreach=True`` /
+  ``fused=True`` (see ``torch_optim.py``; rows missing without torch).
+
+The ``target`` column checks the issue's targets on the row they concern. The native results
+are checked against the XLA path's on every run (to float rounding).
 """
 
 from __future__ import annotations
 
-import ctypes
-import shutil
+import contextlib
+import os
 import statistics
-import subprocess
-import tempfile
-from pathlib import Path
+import time
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
-import jaxlearn as jl
+from benchmarks import torch_optim
 from benchmarks.bench_optimizers import (
     RULES,
     _make_tree,
@@ -35,145 +40,173 @@ from benchmarks.bench_optimizers import (
     _triad_runner,
     resnet50_shapes,
 )
-from jaxlearn.optim import fused_step
+from jaxlearn.optim import flat, fused_step, native, ravel
 
-SOURCE = Path(__file__).resolve().parent / "native" / "adam_ffi.cc"
-TARGET = "jaxlearn_bench_adam_f32"
-LEAVES_PER_CALL = 128
-_registered = False
+#: Rules PyTorch fuses; the target for the others is bandwidth.
+TORCH_FUSED = ("sgd", "momentum", "adagrad", "adam")
 
 
-def build_and_register() -> str | None:
-    """Compile the kernel and register it with XLA; returns None, or why it could not."""
-    global _registered
-    if _registered:
-        return None
-    compiler = shutil.which("g++")
-    if compiler is None:
-        return "no g++ on PATH"
-    out = Path(tempfile.mkdtemp(prefix="jaxlearn-native-")) / "adam_ffi.so"
-    cmd = [
-        compiler, "-O3", "-march=native", "-fno-math-errno", "-std=c++17", "-shared", "-fPIC",
-        "-w", f"-I{jax.ffi.include_dir()}", str(SOURCE), "-o", str(out), "-lpthread",
-    ]  # fmt: skip
-    done = subprocess.run(cmd, capture_output=True, text=True)
-    if done.returncode != 0:
-        shutil.rmtree(out.parent)
-        return f"build failed: {done.stderr.strip()[-500:]}"
-    lib = ctypes.cdll.LoadLibrary(str(out))
-    shutil.rmtree(out.parent)  # the loaded library stays mapped; leave nothing behind in /tmp
-    jax.ffi.register_ffi_target(TARGET, jax.ffi.pycapsule(lib.JaxlearnAdamF32), platform="cpu")
-    _registered = True
-    return None
+@contextlib.contextmanager
+def native_env(on: bool):
+    """Trace with the kernels on or off (``JAXLEARN_NATIVE`` is read when a step is traced)."""
+    old = os.environ.get(native.ENV_VAR)
+    os.environ[native.ENV_VAR] = "1" if on else "0"
+    try:
+        yield
+    finally:
+        if old is None:
+            del os.environ[native.ENV_VAR]
+        else:
+            os.environ[native.ENV_VAR] = old
 
 
-def native_adam_step(opt: jl.optim.Transformation):
-    """A jitted, donated ``step(params, state, grads)`` for a list of f32 leaves: one FFI call
-    per group of up to ``LEAVES_PER_CALL`` leaves, with the rule's own per-step scalars (η_t
-    with the bias corrections, β1, β2, ε)."""
-
-    def call(scalars, ws, gs, ms, vs):
-        # Inputs (scalars, W..., g..., m..., v...), results (W'..., m'..., v'...), each result
-        # written in place into its donated input.
-        k = len(ws)
-        aliases = {1 + i: i for i in range(k)}
-        aliases.update({1 + 2 * k + i: k + i for i in range(k)})
-        aliases.update({1 + 3 * k + i: 2 * k + i for i in range(k)})
-        shapes = [jax.ShapeDtypeStruct(w.shape, w.dtype) for w in ws]
-        out = jax.ffi.ffi_call(TARGET, shapes * 3, input_output_aliases=aliases)(
-            scalars, *ws, *gs, *ms, *vs
-        )
-        return out[:k], out[k : 2 * k], out[2 * k :]
-
-    def step(params, state, grads):
-        s = opt.rule.scalars(state.count)
-        scalars = jnp.stack([s["lr_t"], s["b1"], s["b2"], s["eps"]]).astype(jnp.float32)
-        new_w, new_m, new_v = [], [], []
-        # One call per group of leaves: a call costs one kernel launch instead of one per
-        # leaf and output, but XLA's compile time grows faster than linearly with a custom
-        # call's operand count (1,000 leaves in one call: 112 s), so groups stay small.
-        for a in range(0, len(params), LEAVES_PER_CALL):
-            b = a + LEAVES_PER_CALL
-            w, m, v = call(scalars, params[a:b], grads[a:b], state.m[a:b], state.v[a:b])
-            new_w += w
-            new_m += m
-            new_v += v
-        return new_w, type(state)(count=state.count + 1, m=new_m, v=new_v)
-
-    return jax.jit(step, donate_argnums=(0, 1))
+def _jax_runner(name, opt, params, grads, on: bool) -> _Runner:
+    """A donated jitted step, traced and compiled now with the kernels on or off; its
+    ``first_s`` is trace + compile + the first call (as the optimizer section's)."""
+    params, state, grads = jax.block_until_ready((params, opt.init(params), grads))
+    t0 = time.perf_counter()
+    with native_env(on):
+        compiled = fused_step(opt).lower(params, state, grads).compile()
+    compile_s = time.perf_counter() - t0
+    runner = _Runner(name, compiled, params, state, grads)
+    runner.run(timed=False)
+    runner.first_s += compile_s
+    return runner
 
 
-def bench_tree(label: str, shapes: list[tuple[int, ...]], rounds: int) -> list[dict]:
-    """Native, jaxlearn, optax and the triad on one tree, timed interleaved round by round
-    with the optimizer benchmark's runners."""
+def bench_case(label: str, shapes: list, rule: str, rounds: int, with_flat: bool) -> list[dict]:
+    make_jl, make_optax, n_arrays = RULES[rule]
     n = int(sum(np.prod(s, dtype=np.int64) for s in shapes))
     grads = _make_tree(shapes, 1)
-    make_jl, make_optax, _ = RULES["adam"]  # the optimizer benchmark's pair
-    opt, twin = make_jl(), make_optax()
     runners = []
-    for name, step, init in [
-        ("native single pass (C++ FFI)", native_adam_step(opt), opt.init),
-        ("jaxlearn (XLA)", fused_step(opt), opt.init),
-        ("optax", _optax_step(twin), twin.init),
-    ]:
-        p = _make_tree(shapes, 0)
-        runners.append(_Runner(name, step, p, init(p), grads))
-    runners.append(_triad_runner(n))
+    if native.native_available():
+        runners.append(_jax_runner("jaxlearn", make_jl(), _make_tree(shapes, 0), grads, True))
+    runners.append(_jax_runner("jaxlearn XLA", make_jl(), _make_tree(shapes, 0), grads, False))
+    if with_flat:
+        fg, _ = ravel(grads)
+        for name, on in (("jaxlearn flat", True), ("jaxlearn flat XLA", False)):
+            if on and not native.native_available():
+                continue
+            runners.append(
+                _jax_runner(name, flat(make_jl()), ravel(_make_tree(shapes, 0))[0], fg, on)
+            )
+    twin = make_optax()
+    p = _make_tree(shapes, 0)
+    optax_runner = _Runner("optax", _optax_step(twin), p, twin.init(p), grads)
+    runners.append(optax_runner)
+    np_params = [np.asarray(x) for x in _make_tree(shapes, 0)]
+    np_grads = [np.asarray(x) for x in grads]
+    runners += torch_optim.runners(rule, np_params, np_grads)
+    triads = [_triad_runner(n)]
+    torch_triad = torch_optim.triad_runner(n)
+    if torch_triad is not None:
+        triads.append(torch_triad)
     for r in range(rounds + 2):
-        for run in runners:
+        for run in runners + triads:
             run.run(timed=r >= 2)
-    # Same rule, same steps: the native kernel must give jaxlearn's numbers.
-    for a, b in zip(runners[0].params, runners[1].params):
-        np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-6, atol=1e-7)
-    med = {run.name: statistics.median(run.times) for run in runners}
-    triad_gbs = 3 * 4 * n / med["triad a*s+b"] / 1e9
+
+    # The kernels give the XLA path's numbers (same rule, same steps).
+    by_name = {run.name: run for run in runners}
+    for a, b in (("jaxlearn", "jaxlearn XLA"), ("jaxlearn flat", "jaxlearn flat XLA")):
+        if a in by_name:
+            for x, y in zip(jax.tree.leaves(by_name[a].params), jax.tree.leaves(by_name[b].params)):
+                np.testing.assert_allclose(np.asarray(x), np.asarray(y), rtol=1e-5, atol=1e-6)
+
+    med = {run.name: statistics.median(run.times) for run in runners + triads}
+    triad_gbs = {t.name: 3 * 4 * n / med[t.name] / 1e9 for t in triads}
+    best_triad = max(triad_gbs.values())
+    torch_ref = med.get("torch fused")
     rows = []
-    for name, t in med.items():
-        gbs = (3 if name == "triad a*s+b" else 7) * 4 * n / t / 1e9
+    for run in runners:
+        t = med[run.name]
+        gbs = n_arrays * 4 * n / t / 1e9
         rows.append(
             {
                 "tree": label,
-                "impl": name,
+                "rule": rule,
+                "impl": run.name,
                 "ms": 1e3 * t,
                 "GB/s": gbs,
-                "time/optax": None if name == "triad a*s+b" else t / med["optax"],
-                "bw/triad": gbs / triad_gbs,
+                "time/torch fused": None if torch_ref is None else t / torch_ref,
+                "time/optax": t / med["optax"],
+                "bw/best triad": gbs / best_triad,
+                "first_step_s": run.first_s,
+                "first/optax": run.first_s / optax_runner.first_s,
+                "target": _target(label, rule, run.name, t, torch_ref, gbs / best_triad),
+            }
+        )
+    for t in triads:
+        rows.append(
+            {
+                "tree": label,
+                "rule": rule,
+                "impl": t.name,
+                "ms": 1e3 * med[t.name],
+                "GB/s": triad_gbs[t.name],
+                "time/torch fused": None,
+                "time/optax": None,
+                "bw/best triad": triad_gbs[t.name] / best_triad,
+                "first_step_s": None,
+                "first/optax": None,
+                "target": None,
             }
         )
     return rows
 
 
-def rows(quick: bool = False) -> list[dict]:
-    """The section's rows (the protocol ``benchmarks.run`` calls)."""
-    why = build_and_register()
-    if why is not None:
-        print(f"native prototype skipped: {why}")
-        return []
-    trees = (
-        {
+def _target(label: str, rule: str, impl: str, t: float, torch_fused, bw: float) -> str | None:
+    """The issue's target for this row, and whether this run meets it."""
+    many = label.startswith("(iii)")
+    if not many and impl == "jaxlearn":
+        if rule in TORCH_FUSED and torch_fused is not None:
+            ratio = t / torch_fused
+            return f"<=0.9x torch fused: {'met' if ratio <= 0.9 else 'missed'}"
+        if rule not in TORCH_FUSED:
+            return f">=90% best triad: {'met' if bw >= 0.9 else 'missed'}"
+    if many and impl == "jaxlearn flat" and rule in TORCH_FUSED and torch_fused is not None:
+        return f"<=0.2x torch fused: {'met' if t / torch_fused <= 0.2 else 'missed'}"
+    return None
+
+
+def trees(quick: bool) -> dict[str, list[tuple[int, ...]]]:
+    if quick:
+        return {
             "(i) 1 leaf x 1M": [(1_000_000,)],
-            "(ii) ResNet-50/4": resnet50_shapes(4),
+            "(ii) ResNet-50/4 (161 leaves)": resnet50_shapes(4),
             "(iii) 200 x 1000": [(1000,)] * 200,
         }
-        if quick
-        else {
-            "(i) 1 leaf x 25M": [(25_000_000,)],
-            "(ii) ResNet-50 (161 leaves, 25.6M)": resnet50_shapes(),
-            "(iii) 2000 x 1000": [(1000,)] * 2000,
-        }
-    )
+    return {
+        "(i) 1 leaf x 25M": [(25_000_000,)],
+        "(ii) ResNet-50 (161 leaves, 25.6M)": resnet50_shapes(),
+        "(iii) 2000 x 1000": [(1000,)] * 2000,
+    }
+
+
+def rows(quick: bool = False, rules: list[str] | None = None) -> list[dict]:
+    """The section's rows (the protocol ``benchmarks.run`` calls)."""
+    print(native.native_status())
+    why = torch_optim.unavailable()
+    print(f"torch: {why}" if why else f"torch {torch_optim.version()}")
     out = []
-    for label, shapes in trees.items():
-        out += bench_tree(label, shapes, rounds=5 if quick else 15)
-        jax.clear_caches()
+    for label, shapes in trees(quick).items():
+        for rule in rules or list(RULES):
+            out += bench_case(
+                label, shapes, rule, rounds=5 if quick else 15, with_flat=len(shapes) >= 200
+            )
+            jax.clear_caches()
     return out
 
 
 COLUMNS = [
     ("tree", "{}"),
+    ("rule", "{}"),
     ("impl", "{}"),
     ("ms", "{:.3f}"),
     ("GB/s", "{:.1f}"),
+    ("time/torch fused", "{:.2f}"),
     ("time/optax", "{:.2f}"),
-    ("bw/triad", "{:.0%}"),
+    ("bw/best triad", "{:.0%}"),
+    ("first_step_s", "{:.2f}"),
+    ("first/optax", "{:.2f}"),
+    ("target", "{}"),
 ]

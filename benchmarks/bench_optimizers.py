@@ -10,10 +10,13 @@ buffer per dtype, ``jaxlearn.optim.flat``) and optax (``opt.update`` then
 ``optax.apply_updates``, the same donation). The NumPy row is the book's in-place update
 (``tests/book_optimizers.py``) on float32 arrays. Implementations are interleaved round by
 round and the median of the timed rounds is reported (the machine is shared: medians, not
-means). GB/s counts the arrays a step must touch: SGD reads W, g and writes W (3); Momentum,
-Nesterov, AdaGrad and RMSprop also read and write one accumulator (5); Adam two (7); 4 bytes
-each per float32 parameter. The triad ``a * s + b`` (3 arrays) with ``a`` donated, on one buffer
-of the same total size, is the machine's reachable bandwidth in the same run.
+means). With PyTorch installed (``pip install -e '.[bench]'``) its ``torch.optim`` loop, foreach
+and fused forms join the same rounds (``torch_optim.py``), with ``time/torch fused`` the ratio
+to the fused form where PyTorch has one. GB/s counts the arrays a step must touch: SGD reads
+W, g and writes W (3); Momentum, Nesterov, AdaGrad and RMSprop also read and write one
+accumulator (5); Adam two (7); 4 bytes each per float32 parameter. The triad ``a * s + b``
+(3 arrays) with ``a`` donated, on one buffer of the same total size, is the machine's reachable
+bandwidth in the same run.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ import numpy as np
 import optax
 
 import jaxlearn.optim as jo
+from benchmarks import torch_optim
 
 #: rule name -> (jaxlearn factory, optax twin, arrays touched per parameter)
 RULES: dict[str, tuple[Callable[[], Any], Callable[[], Any], int]] = {
@@ -99,7 +103,9 @@ class _Runner:
 
     def __init__(self, name, step, params, state, grads):
         self.name, self.step = name, step
-        self.params, self.state, self.grads = params, state, grads
+        # Inputs are made asynchronously (jax.random): wait for them here, or the first step's
+        # time (first_step_s) would include generating them (seconds for 25 M normals).
+        self.params, self.state, self.grads = jax.block_until_ready((params, state, grads))
         self.first_s = None
         self.times: list[float] = []
 
@@ -163,6 +169,8 @@ def bench_case(label, shapes, rule, rounds, numpy_rounds, with_flat, with_numpy,
     oopt = make_optax()
     p = _make_tree(shapes, 0)
     runners.append(_Runner("optax", _optax_step(oopt), p, oopt.init(p), grads))
+    np_params = [np.asarray(x) for x in _make_tree(shapes, 0)]
+    runners += torch_optim.runners(rule, np_params, [np.asarray(g) for g in grads])
     triad = _triad_runner(n)
     runners.append(triad)
     for r in range(rounds + 2):
@@ -190,6 +198,7 @@ def bench_case(label, shapes, rule, rounds, numpy_rounds, with_flat, with_numpy,
                 "ms": 1e3 * t,
                 "GB/s": gbs,
                 "time/optax": t / med["optax"],
+                "time/torch fused": t / med["torch fused"] if "torch fused" in med else None,
                 "bw/triad": gbs / triad_gbs,
                 "numpy/time": (med["numpy (book)"] / t) if "numpy (book)" in med else None,
                 "first_step_s": run.first_s,
@@ -205,6 +214,7 @@ def bench_case(label, shapes, rule, rounds, numpy_rounds, with_flat, with_numpy,
             "ms": 1e3 * med["triad a*s+b"],
             "GB/s": triad_gbs,
             "time/optax": None,
+            "time/torch fused": None,
             "bw/triad": 1.0,
             "numpy/time": None,
             "first_step_s": None,
@@ -248,6 +258,7 @@ COLUMNS = [
     ("ms", "{:.3f}"),
     ("GB/s", "{:.1f}"),
     ("time/optax", "{:.2f}"),
+    ("time/torch fused", "{:.2f}"),
     ("bw/triad", "{:.0%}"),
     ("numpy/time", "{:.1f}x"),
     ("first_step_s", "{:.2f}"),

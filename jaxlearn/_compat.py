@@ -16,6 +16,10 @@ __all__ = [
     "OPTAX_ALIAS_MODULE",
     "Tracer",
     "axis_size",
+    "beyond_this_call",
+    "custom_partitioning",
+    "ffi_module",
+    "match_varying",
     "pcast_varying",
     "shard_map",
     "typeof",
@@ -88,3 +92,75 @@ def weak_typed(x: jax.Array) -> jax.Array:
         return _convert_element_type(x, x.dtype, weak_type=True)
     except Exception:  # pragma: no cover - private API moved: keep the strong array
         return x
+
+
+def ffi_module() -> Any | None:
+    """``jax.ffi`` (jax >= 0.4.38), ``jax.extend.ffi`` (0.4.31 – 0.5), or None where this jax
+    cannot call foreign functions (then jaxlearn's native kernels stay off).
+
+    >>> ffi_module() is None or hasattr(ffi_module(), 'ffi_call')
+    True
+    """
+    module = getattr(jax, "ffi", None)
+    if module is None:  # pragma: no cover - older jax
+        try:
+            from jax.extend import ffi as module  # type: ignore[no-redef]
+        except ImportError:
+            return None
+    needed = ("ffi_call", "register_ffi_target", "pycapsule")
+    return module if all(hasattr(module, n) for n in needed) else None
+
+
+def beyond_this_call(x: Any) -> bool:
+    """True when a kernel called on ``x`` could not see all of it: a concrete array with shards
+    on other processes (not fully addressable), or a traced value whose type carries an
+    explicit-mode mesh sharding over an axis that is not manual. False for local arrays, for
+    values inside ``shard_map`` (their own block) and under ``jit`` with automatic sharding
+    (where jax says nothing at trace time and a partitioning rule handles the call).
+
+    >>> beyond_this_call(jax.numpy.ones(3))
+    False
+    """
+    if isinstance(x, jax.Array) and not isinstance(x, Tracer):
+        return not getattr(x, "is_fully_addressable", True)
+    sharding = getattr(typeof(x), "sharding", None)
+    spec = getattr(sharding, "spec", None)
+    if spec is None:
+        return False
+    mesh = getattr(sharding, "mesh", None)
+    manual = set(getattr(mesh, "manual_axes", ()) or ())
+    for entry in spec:
+        names = entry if isinstance(entry, tuple) else (entry,)
+        if any(n is not None and n not in manual for n in names):
+            return True
+    return False
+
+
+def match_varying(xs: list) -> list:
+    """``xs`` each marked as varying over every mesh axis any of them varies over (inside
+    ``shard_map``; unchanged elsewhere), as a primitive whose operands must agree requires.
+
+    >>> [x.shape for x in match_varying([jax.numpy.ones(2), jax.numpy.ones(())])]
+    [(2,), ()]
+    """
+    axes = [varying_axes(x) or frozenset() for x in xs]
+    union = frozenset().union(*axes)
+    if not union:
+        return list(xs)
+    return [
+        x if a == union else pcast_varying(x, tuple(sorted(union - a))) for x, a in zip(xs, axes)
+    ]
+
+
+def custom_partitioning() -> Any | None:
+    """``jax.experimental.custom_partitioning.custom_partitioning`` (experimental in every
+    release so far), or None where it is missing.
+
+    >>> custom_partitioning() is None or callable(custom_partitioning())
+    True
+    """
+    try:
+        from jax.experimental.custom_partitioning import custom_partitioning as cp
+    except ImportError:  # pragma: no cover - moved or removed
+        return None
+    return cp

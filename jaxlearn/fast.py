@@ -9,7 +9,9 @@ Everything here computes exactly what the chapter's API computes (``opt.update``
   ``jax.jit`` function that *donates* the parameters and optimizer state, so XLA updates them in
   place;
 - :func:`flat`, :func:`ravel`, :class:`FlatBuffers` — multi-tensor mode: a whole pytree as one
-  1-D buffer per dtype, so a tree of thousands of small leaves costs a handful of loops.
+  1-D buffer per dtype, so a tree of thousands of small leaves costs a handful of loops;
+- :func:`native_available`, :func:`native_status` — whether the fused step runs on CPU through
+  the compiled single-pass kernels (``docs/native.md``), and why not.
 
 ``benchmarks/README.md`` measures each against optax, PyTorch and the book's NumPy code.
 
@@ -24,5 +26,15 @@ Array([0.5, 0.5], dtype=float32)
 
 from jaxlearn.optim.flat import FlatBuffers, flat, ravel
 from jaxlearn.optim.fused import fused_step, make_step, update_and_apply
+from jaxlearn.optim.native import native_available, native_status
 
-__all__ = ["FlatBuffers", "flat", "fused_step", "make_step", "ravel", "update_and_apply"]
+__all__ = [
+    "FlatBuffers",
+    "flat",
+    "fused_step",
+    "make_step",
+    "native_available",
+    "native_status",
+    "ravel",
+    "update_and_apply",
+]

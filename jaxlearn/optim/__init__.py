@@ -19,6 +19,7 @@ from jaxlearn.optim.flat import (
 from jaxlearn.optim.fused import fused_step, make_step, update_and_apply
 from jaxlearn.optim.hyperparams import HyperparamsState, Injected, inject_hyperparams
 from jaxlearn.optim.momentum import MomentumState, momentum
+from jaxlearn.optim.native import native_available, native_status
 from jaxlearn.optim.nesterov import NesterovState, nesterov
 from jaxlearn.optim.rmsprop import RMSpropState, RMSpropVariantState, rmsprop
 from jaxlearn.optim.sgd import SGDState, sgd
@@ -48,6 +49,8 @@ __all__ = [
     "inject_hyperparams",
     "make_step",
     "momentum",
+    "native_available",
+    "native_status",
     "nesterov",
     "ravel",
     "rmsprop",

@@ -80,5 +80,6 @@ def adagrad(
             {"lr": lr, "eps": eps, "accumulator_dtype": accumulator_dtype},
             real_slots=("sum_of_squares",),
             slot_dtypes=(check_state_dtype("accumulator_dtype", accumulator_dtype),),
+            native="adagrad",
         )
     )

@@ -107,5 +107,6 @@ def adam(
             {"lr": lr, "beta1": beta1, "beta2": beta2, "eps": eps, "mu_dtype": mu_dtype},
             real_slots=("v",),
             slot_dtypes=(check_state_dtype("mu_dtype", mu_dtype), None),
+            native="adam",
         )
     )

@@ -45,6 +45,7 @@ import optax
 
 from jaxlearn._checks import check_non_negative, check_unit_interval  # noqa: F401 (re-exported)
 from jaxlearn._util import compute_dtype
+from jaxlearn.optim import native
 
 Array = jax.Array
 PyTree = Any
@@ -248,6 +249,10 @@ class ElementwiseRule:
         complex parameters. The others hold multiples of ``g`` and are complex with it.
       slot_dtypes: the requested dtype of each accumulator, aligned with ``slots`` (None, or an
         empty tuple for all: the parameter's precision); see ``slot_dtype``.
+      native: the compiled CPU kernel that computes exactly this ``leaf`` (a name in
+        ``jaxlearn.optim.native.KERNELS``), or None (XLA path). A rule option that changes the
+        formula should leave it None; if it does not, a probe at first use catches the
+        mismatch and the rule runs on XLA (``docs/native.md``).
     """
 
     name: str
@@ -258,6 +263,7 @@ class ElementwiseRule:
     hyperparams: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     real_slots: tuple[str, ...] = ()
     slot_dtypes: tuple[Any, ...] = ()
+    native: str | None = None
 
 
 def slot_dtype(rule: ElementwiseRule, k: int, param: Any, path: tuple = ()) -> jnp.dtype | None:
@@ -420,8 +426,11 @@ def elementwise_transformation(rule: ElementwiseRule) -> Transformation:
         scalars = rule.scalars(state.count)
         g_leaves, treedef = jax.tree.flatten(grads)
         slot_leaves = [treedef.flatten_up_to(t) for t in slot_trees]
-        p_leaves = treedef.flatten_up_to(params) if apply else None
-        outs = run_rule(rule, scalars, g_leaves, slot_leaves, p_leaves)
+        if apply:  # the fused step: the compiled kernels where they apply (native/)
+            p_leaves = treedef.flatten_up_to(params)
+            outs = native.run_rule(rule, scalars, g_leaves, slot_leaves, p_leaves, run_rule)
+        else:
+            outs = run_rule(rule, scalars, g_leaves, slot_leaves)
         n_out = 1 + len(rule.slots)
         columns = [[o[k] for o in outs] for k in range(n_out)]
         first = treedef.unflatten(columns[0])

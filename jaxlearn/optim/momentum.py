@@ -79,5 +79,6 @@ def momentum(
             leaf,
             {"lr": lr, "momentum": momentum, "accumulator_dtype": accumulator_dtype},
             slot_dtypes=(check_state_dtype("accumulator_dtype", accumulator_dtype),),
+            native="momentum",
         )
     )

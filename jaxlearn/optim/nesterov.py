@@ -88,5 +88,6 @@ def nesterov(
             leaf,
             {"lr": lr, "momentum": momentum, "accumulator_dtype": accumulator_dtype},
             slot_dtypes=(check_state_dtype("accumulator_dtype", accumulator_dtype),),
+            native="nesterov",
         )
     )

@@ -194,6 +194,8 @@ def rmsprop(
             },
             real_slots=("mean_square",),
             slot_dtypes=(acc_dtype,) * len(slots),
+            # The compiled kernel is the book's rule; the variants run on XLA.
+            native="rmsprop" if leaf is book_leaf else None,
         )
         return elementwise_transformation(rule)
 

@@ -51,5 +51,5 @@ def sgd(lr: ScalarOrSchedule = 0.01) -> Transformation:
         return (-lr * g,)
 
     return elementwise_transformation(
-        ElementwiseRule("sgd", (), SGDState, scalars, leaf, {"lr": lr})
+        ElementwiseRule("sgd", (), SGDState, scalars, leaf, {"lr": lr}, native="sgd")
     )
