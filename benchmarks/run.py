@@ -1,7 +1,12 @@
-"""Run every benchmark section and print one table per section, with JSON beside it.
+"""Run every benchmark section and print one table per section; save the JSON when asked.
 
     .venv/bin/python -m benchmarks.run [--quick] [--only optimizers batchnorm ...]
-                                       [--json benchmarks/results.json]
+                                       [--save | --json PATH]
+
+The tables are always printed. ``--save`` writes them to ``benchmarks/results.json`` (the
+committed results that the README, benchmarks/README.md and notebook 8 quote); ``--json PATH``
+writes them elsewhere. Without either nothing is written, so ``--quick`` is a smoke test that
+leaves the work tree clean.
 
 A section is a module ``benchmarks/bench_<name>.py``. Its protocol, for anyone adding one:
 define ``rows(quick: bool = False) -> list[dict]`` (one dict per table row, the same keys in
@@ -117,11 +122,13 @@ def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="small sizes, few repeats (smoke)")
     parser.add_argument("--only", nargs="*", default=None, help=f"sections ({', '.join(SECTIONS)})")
-    parser.add_argument(
-        "--json", default=None, help="output JSON (default benchmarks/results.json)"
-    )
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument("--save", action="store_true",
+                       help="write the results to benchmarks/results.json")  # fmt: skip
+    where.add_argument("--json", default=None, metavar="PATH", help="write the results to PATH")
     args = parser.parse_args(argv)
-    json_path = Path(args.json) if args.json else Path(__file__).with_name("results.json")
+    json_path = Path(__file__).with_name("results.json") if args.save else None
+    json_path = Path(args.json) if args.json else json_path
     meta = {
         "jax": jax.__version__,
         "backend": jax.default_backend(),
@@ -156,9 +163,11 @@ def main(argv: list[str] | None = None) -> dict:
         print(f"\n## {name} ({time.perf_counter() - t0:.0f} s)\n")
         table = print_table(rows, columns)
         results["sections"][name] = {"rows": rows, "table": table}
+        if json_path is not None:  # after every section: a later failure keeps the earlier ones
+            json_path.write_text(json.dumps(results, indent=1, default=str))
+    if json_path is not None:
         json_path.write_text(json.dumps(results, indent=1, default=str))
-    json_path.write_text(json.dumps(results, indent=1, default=str))
-    print(f"\nJSON: {json_path}")
+        print(f"\nJSON: {json_path}")
     return results
 
 
