@@ -35,33 +35,28 @@ OPTAX_ALIAS_MODULE = "optax._src.alias"
 #: The abstract value of a traced array (``jax.core.Tracer`` in every supported release).
 Tracer = jax.core.Tracer
 
-#: ``jax.shard_map`` (public since jax 0.7); ``jax.experimental.shard_map.shard_map`` before.
-try:
-    shard_map = jax.shard_map
-except AttributeError:  # pragma: no cover - older jax
-    from jax.experimental.shard_map import shard_map  # type: ignore[no-redef]
+#: ``jax.shard_map`` (public since jax 0.7).
+shard_map = jax.shard_map
 
-#: ``jax.typeof`` (jax >= 0.6); ``jax.core.get_aval`` before.
-typeof = getattr(jax, "typeof", None) or jax.core.get_aval
+#: ``jax.typeof`` (jax >= 0.6).
+typeof = jax.typeof
 
 
 def axis_size(axis_name: Any) -> int | jax.Array:
-    """The size of a named mapped axis (``lax.axis_size``, jax >= 0.6; ``psum(1)`` before).
+    """The size of a named mapped axis (``lax.axis_size``, jax >= 0.6).
 
     >>> jax.vmap(lambda x: x * axis_size('i'), axis_name='i')(jax.numpy.ones(3))
     Array([3., 3., 3.], dtype=float32)
     """
-    size = getattr(lax, "axis_size", None)
-    if size is not None:
-        return size(axis_name)
-    return lax.psum(1, axis_name)  # pragma: no cover - older jax
+    return lax.axis_size(axis_name)
 
 
 def varying_axes(value: Any) -> frozenset | None:
     """The mesh axes ``value`` varies over inside ``shard_map``; None where jax does not track
     them (outside ``shard_map``, under ``pmap``, or in releases without varying-axis types).
 
-    Spelled ``aval.vma`` in jax 0.6 – 0.8 and ``aval.manual_axis_type.varying`` later.
+    Spelled ``aval.vma`` in some releases and ``aval.manual_axis_type.varying`` in others: both
+    are tried.
     """
     aval = typeof(value)
     varying = getattr(aval, "vma", None)
@@ -71,13 +66,8 @@ def varying_axes(value: Any) -> frozenset | None:
 
 
 def pcast_varying(x: jax.Array, axis_name: Any) -> jax.Array:
-    """``x`` marked as varying over ``axis_name``: ``lax.pcast(..., to='varying')`` (jax >= 0.8),
-    ``lax.pvary`` (jax 0.6 – 0.7), or ``x`` unchanged where jax tracks no varying axes."""
-    pcast = getattr(lax, "pcast", None)
-    if pcast is not None:
-        return pcast(x, axis_name, to="varying")
-    pvary = getattr(lax, "pvary", None)  # pragma: no cover - older jax
-    return x if pvary is None else pvary(x, axis_name)  # pragma: no cover
+    """``x`` marked as varying over ``axis_name``: ``lax.pcast(..., to='varying')`` (jax >= 0.8)."""
+    return lax.pcast(x, axis_name, to="varying")
 
 
 def weak_typed(x: jax.Array) -> jax.Array:
@@ -95,18 +85,15 @@ def weak_typed(x: jax.Array) -> jax.Array:
 
 
 def ffi_module() -> Any | None:
-    """``jax.ffi`` (jax >= 0.4.38), ``jax.extend.ffi`` (0.4.31 – 0.5), or None where this jax
-    cannot call foreign functions (then jaxlearn's native kernels stay off).
+    """``jax.ffi`` (jax >= 0.4.38), or None where this jax cannot call foreign functions (then
+    jaxlearn's native kernels stay off).
 
     >>> ffi_module() is None or hasattr(ffi_module(), 'ffi_call')
     True
     """
     module = getattr(jax, "ffi", None)
-    if module is None:  # pragma: no cover - older jax
-        try:
-            from jax.extend import ffi as module  # type: ignore[no-redef]
-        except ImportError:
-            return None
+    if module is None:  # pragma: no cover - a jax built without it
+        return None
     needed = ("ffi_call", "register_ffi_target", "pycapsule")
     return module if all(hasattr(module, n) for n in needed) else None
 

@@ -23,12 +23,6 @@ except ImportError:  # tests/ imported as a package
 BACKWARDS = ["closed_form", "autodiff"]
 
 
-@pytest.fixture
-def x64():
-    with jax.enable_x64(True):
-        yield
-
-
 def rand(seed, shape, scale=1.0, shift=0.0, dtype=np.float64):
     return (np.random.default_rng(seed).normal(size=shape) * scale + shift).astype(dtype)
 

@@ -18,12 +18,6 @@ except ImportError:  # tests/ imported as a package
     from tests import book_layers as book
 
 
-@pytest.fixture
-def x64():
-    with jax.enable_x64(True):
-        yield
-
-
 def data(n=6, d=5, classes=3, seed=0, dtype=np.float64):
     rng = np.random.default_rng(seed)
     return rng.normal(size=(n, d)).astype(dtype), rng.integers(0, classes, n)

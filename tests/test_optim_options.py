@@ -120,7 +120,8 @@ def test_rmsprop_options_are_optax_rmsprop_bit_for_bit(request, precision, momen
         request.getfixturevalue("x64")
     dtype = np.dtype(precision)
     params = nested_params(dtype)
-    grads = grad_stream(params, 6)
+    # jax arrays: optax on NumPy 0-d leaves would compute in NumPy (float64 under NumPy 1.x).
+    grads = jax.tree.map(jnp.asarray, grad_stream(params, 6))
     for lr in (0.02, optax.linear_schedule(0.02, 0.001, 4)):
         ours = jl.rmsprop(lr, 0.95, 1e-4, momentum=momentum, centered=centered)
         theirs = optax.rmsprop(

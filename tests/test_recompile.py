@@ -10,6 +10,7 @@ checkpoint.
 from __future__ import annotations
 
 import logging
+import re
 
 import jax
 import jax.numpy as jnp
@@ -63,11 +64,9 @@ class CompileLog:
         self._ctx.__exit__(*exc)
 
     def compiled(self, name="step"):
-        return [
-            r.getMessage()
-            for r in self.caplog.records
-            if r.getMessage().startswith("Compiling") and f"({name})" in r.getMessage()
-        ]
+        # "Compiling jit(step) ..." in newer jax, "Compiling step ..." in jax 0.6.
+        pattern = re.compile(rf"Compiling (\w+\()?{name}\b")
+        return [r.getMessage() for r in self.caplog.records if pattern.match(r.getMessage())]
 
 
 def _loop(step, params, state, x, y, log, poison_at=(), between=None):

@@ -9,6 +9,7 @@ expressiveness), Xavier spreads them. With ReLU: std 0.01 shrinks to 0, Xavier d
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 
 import jax
@@ -120,7 +121,7 @@ def report(result: dict) -> Report:
     )  # fmt: skip
 
 
-@jax.jit(static_argnames="activation")
+@functools.partial(jax.jit, static_argnames="activation")
 def _forward(x, weights, activation):
     def layer(a, w):
         a = ACTIVATIONS[activation](a @ w)

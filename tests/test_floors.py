@@ -1,0 +1,72 @@
+"""The dependency floors in pyproject.toml are the ones `.ci/run` proves: `.ci/floors.py` pins
+every requirement (run, build and the test extra's) to its declared minimum, and `.ci/run`
+installs exactly those pins on the floor Python and runs the whole suite there."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
+CI_RUN = (ROOT / ".ci" / "run").read_text()
+
+
+def floors(*args: str) -> str:
+    return subprocess.run(
+        [sys.executable, str(ROOT / ".ci" / "floors.py"), *args],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+
+
+def name_of(requirement: str) -> str:
+    return re.match(r"[A-Za-z0-9_.\-]+", requirement).group(0).lower()
+
+
+def test_every_requirement_is_pinned_to_its_declared_floor():
+    pins = dict(line.split("==") for line in floors("test").splitlines() if "==" in line)
+    project = PYPROJECT["project"]
+    test_extra = [r for r in project["optional-dependencies"]["test"] if "jaxlearn" not in r]
+    notebooks = project["optional-dependencies"]["notebooks"][1:]  # after jaxlearn[experiments]
+    wanted = (project["dependencies"] + test_extra + notebooks
+              + project["optional-dependencies"]["experiments"])  # fmt: skip
+    for requirement in wanted:
+        floor = re.search(r">=\s*([\w.]+)", requirement).group(1)
+        assert pins[name_of(requirement)] == floor, requirement
+    # Build requirements too, the higher floor winning where a package is both (jaxlib).
+    for requirement in PYPROJECT["build-system"]["requires"]:
+        assert name_of(requirement) in pins, requirement
+    assert pins["jaxlib"] == pins["jax"]
+
+
+def test_floors_python_is_requires_python_and_ruffs_target():
+    python = floors("--python").strip()
+    assert PYPROJECT["project"]["requires-python"] == f">={python}"
+    assert PYPROJECT["tool"]["ruff"]["target-version"] == "py" + python.replace(".", "")
+
+
+def test_a_requirement_without_a_floor_is_refused(tmp_path):
+    sys.path.insert(0, str(ROOT / ".ci"))
+    try:
+        import floors as module
+    finally:
+        sys.path.pop(0)
+    with pytest.raises(SystemExit, match="declares no minimum"):
+        module.constraints(["somepackage"])
+    assert module.constraints(["a>=1.2", "A>=1.10", "b==2.0"]) == {"a": "1.10", "b": "2.0"}
+
+
+def test_ci_installs_the_floors_and_runs_the_whole_suite_there():
+    """The floors environment in .ci/run: the floor Python, the pins, no build isolation (the
+    kernels compile against the floor jaxlib), and the same test command as the README's."""
+    block = CI_RUN[CI_RUN.index("declared floors") :]
+    assert 'floor_python="python$(.venv/bin/python .ci/floors.py --python)"' in block
+    assert ".ci/floors.py test > .venv-floors/floors.txt" in block
+    assert "-c .venv-floors/floors.txt" in block and "--no-build-isolation -e '.[test]'" in block
+    assert re.search(r"^\.venv-floors/bin/python -m pytest -n 2\b", block, re.M)
+    assert "assert jo.native_available()" in block
