@@ -185,8 +185,10 @@ print("every relation holds")
 `benchmarks/run.py` times one jitted step `(params, state) → (params + ΔW, new state)` with the
 buffers donated, for each rule, in four pytrees: (i) one leaf of 25 M parameters, (ii) ResNet-50's
 161 parameter shapes (25.6 M), (iii) 2,000 leaves of 1,000, (iv) 2,000 scalar leaves.
-`jaxlearn` is the default per-leaf path, `jaxlearn flat` the same rule on one contiguous buffer
-(`jaxlearn.optim.flat`), `optax` its twin, `numpy (book)` the book's in-place NumPy update.
+`jaxlearn` is the default per-leaf path (on CPU, jaxlearn's single-pass native kernels where
+they are built: `docs/native.md`), `jaxlearn flat` the same rule on one
+contiguous buffer (`jaxlearn.optim.flat`), `optax` its twin, `numpy (book)` the book's in-place
+NumPy update.
 The numbers are read from the committed JSON (this notebook does not re-run the benchmark):
 """,
     ),
@@ -275,13 +277,14 @@ def span(values):
     return f"{min(values):.2f}–{max(values):.2f}"
 
 print("large trees (i, ii):")
-near = [r for r in rules if all(0.75 < ratio[(t, r)] < 1.35 for t in big)]
-far = [r for r in rules if r not in near]
-print(f"  jaxlearn / optax time: {span([ratio[(t, r)] for t in big for r in near])} for "
-      f"{', '.join(RULE_LABELS[r] for r in near)}")
-for r in far:
-    print(f"  {RULE_LABELS[r]} is the exception: jaxlearn / optax = "
-          f"{span([ratio[(t, r)] for t in big])}")
+faster = [r for r in rules if all(ratio[(t, r)] < 0.95 for t in big)]
+slower = [r for r in rules if any(ratio[(t, r)] > 1.15 for t in big)]
+level = [r for r in rules if r not in faster and r not in slower]
+for label, group in (("faster than optax", faster), ("about optax's speed", level),
+                     ("slower than optax", slower)):
+    if group:
+        print(f"  {label}: {', '.join(RULE_LABELS[r] for r in group)} "
+              f"(jaxlearn / optax time {span([ratio[(t, r)] for t in big for r in group])})")
 print(f"  the book's NumPy takes {span([numpy_x[(t, r)] for t in big for r in rules])}× "
       "jaxlearn's time")
 print("many small leaves (iii, iv):")
@@ -292,7 +295,7 @@ flat_x = [ms[(t, r, "optax")] / ms[(t, r, "jaxlearn flat")] for t in small for r
 print(f"  jaxlearn flat is {span(flat_x)}× faster than optax")
 
 # What the text above relies on.
-assert len(near) >= 4, "jaxlearn should match optax's speed on large trees for most rules"
+assert len(slower) <= 1 and max(ratio.values()) < 1.5, "jaxlearn should keep up with optax"
 assert min(flat_x) > 2, "the flat buffer should beat optax on many small leaves"
 """,
     ),
