@@ -11,6 +11,7 @@ import numbers
 from typing import Any
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 from jaxlearn._compat import Tracer
@@ -77,3 +78,23 @@ def check_non_negative(name: str, value: Any) -> None:
     v = concrete_scalar(name, value)
     if v is not None and not (0.0 <= v < float("inf")):
         raise ValueError(f"{name} must be a finite number >= 0, got {v!r}")
+
+
+def per_configuration(name: str, value: Any, k: int, dtype: Any) -> jax.Array:
+    """``value`` as one entry per configuration, shape ``(k,)``: a scalar is repeated, a shape
+    ``(k,)`` array is kept, anything else raises ValueError naming ``name``.
+
+    >>> per_configuration("lr", 0.1, 2, "float32")
+    Array([0.1, 0.1], dtype=float32)
+    >>> per_configuration("lr", [0.1, 0.2, 0.3], 2, "float32")
+    Traceback (most recent call last):
+    ValueError: lr: expected a scalar or shape (2,) for 2 configurations, got shape (3,)
+    """
+    v = jnp.asarray(value, dtype)
+    if v.ndim == 0:
+        return jnp.broadcast_to(v, (k,))
+    if v.shape != (k,):
+        raise ValueError(
+            f"{name}: expected a scalar or shape ({k},) for {k} configurations, got shape {v.shape}"
+        )
+    return v

@@ -36,7 +36,7 @@ import jax
 import jax.numpy as jnp
 
 from jaxlearn import initializers
-from jaxlearn._checks import check_non_negative, check_unit_interval
+from jaxlearn._checks import check_non_negative, check_unit_interval, per_configuration
 from jaxlearn._compat import axis_size
 from jaxlearn.data.labels import class_indices
 from jaxlearn.nn.activations import activation as activation_fn
@@ -405,14 +405,7 @@ def init_many(
     keys = jax.random.split(key, num)
     if weight_scale is None:
         return jax.vmap(functools.partial(init_params, net))(keys)
-    scale = jnp.asarray(weight_scale, jnp.float32)
-    if scale.ndim == 0:
-        scale = jnp.broadcast_to(scale, (num,))
-    if scale.shape != (num,):
-        raise ValueError(
-            f"weight_scale: expected a scalar or shape ({num},) for {num} configs, "
-            f"got {scale.shape}"
-        )
+    scale = per_configuration("weight_scale", weight_scale, num, jnp.float32)
     unit = dataclasses.replace(net, weight_init_std=1.0)
     params, state = jax.vmap(functools.partial(init_params, unit))(keys)
 

@@ -31,6 +31,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from jaxlearn._checks import per_configuration
 from jaxlearn.optim.base import PyTree, Transformation, apply_updates, as_scalar
 
 __all__ = ["HyperparamsState", "Injected", "inject_hyperparams"]
@@ -188,13 +189,5 @@ def stack_hyperparams(values: Mapping[str, Any], k: int) -> dict[str, jax.Array]
                 f"hyperparams[{name!r}]: per-configuration values must be numbers, got a "
                 "callable (pass schedules to the factory, not as a varied hyper-parameter)"
             )
-        v = jnp.asarray(value, jnp.result_type(float))
-        if v.ndim == 0:
-            v = jnp.broadcast_to(v, (k,))
-        if v.shape != (k,):
-            raise ValueError(
-                f"hyperparams[{name!r}]: expected a scalar or shape ({k},) for {k} "
-                f"configurations, got shape {v.shape}"
-            )
-        out[name] = v
+        out[name] = per_configuration(f"hyperparams[{name!r}]", value, k, jnp.result_type(float))
     return out
