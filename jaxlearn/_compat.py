@@ -17,7 +17,9 @@ __all__ = [
     "Tracer",
     "axis_size",
     "beyond_this_call",
+    "backends_initialized",
     "custom_partitioning",
+    "distributed_client",
     "ffi_module",
     "match_varying",
     "pcast_varying",
@@ -151,3 +153,35 @@ def custom_partitioning() -> Any | None:
     except ImportError:  # pragma: no cover - moved or removed
         return None
     return cp
+
+
+def distributed_client() -> Any | None:
+    """The ``jax.distributed`` client of this process (its key-value store and barriers, the
+    channel :mod:`jaxlearn.train.processes` uses), or None when ``jax.distributed`` is not
+    initialized.
+
+    There is no public API for the key-value store: this is
+    ``jax._src.distributed.global_state.client`` (every release since 0.4; orbax uses it the
+    same way). ``jax.distributed.is_initialized()`` is the public half.
+
+    >>> distributed_client() is None   # a single process
+    True
+    """
+    from jax._src import distributed
+
+    return distributed.global_state.client
+
+
+def backends_initialized() -> bool:
+    """Whether JAX has started its backends (after which ``jax.distributed.initialize``
+    refuses to run): ``jax._src.xla_bridge.backends_are_initialized`` (every release since
+    0.4), False if that private function moves (JAX's own error then says it).
+
+    >>> import jax.numpy as jnp; _ = jnp.ones(1); backends_initialized()
+    True
+    """
+    try:
+        from jax._src.xla_bridge import backends_are_initialized
+    except ImportError:  # pragma: no cover
+        return False
+    return backends_are_initialized()

@@ -58,10 +58,11 @@ __all__ = [
 def make_mesh(devices: MeshLike, axis_names: str | Sequence[str] = DATA) -> Mesh | None:
     """The mesh for a ``mesh=``/``devices=`` argument; ``None`` stays ``None`` (one device).
 
-    ``devices``: an int N (the first N of ``jax.devices()``), a sequence of devices, or a
-    ready ``Mesh`` (returned as is; its axes are checked by the caller). An int or a sequence
-    gives a one-axis mesh named ``axis_names`` (default ``'data'``); a tuple of names with a
-    devices array of that many dimensions gives a multi-axis mesh.
+    ``devices``: an int N (the first N of ``jax.devices()``; with several processes the first
+    N/P of each of the P processes), a sequence of devices, or a ready ``Mesh`` (returned as
+    is; its axes are checked by the caller). An int or a sequence gives a one-axis mesh named
+    ``axis_names`` (default ``'data'``); a tuple of names with a devices array of that many
+    dimensions gives a multi-axis mesh.
 
     >>> mesh = make_mesh(1)
     >>> mesh.axis_names, mesh.devices.shape
@@ -87,7 +88,7 @@ def make_mesh(devices: MeshLike, axis_names: str | Sequence[str] = DATA) -> Mesh
                 "(on CPU, XLA_FLAGS=--xla_force_host_platform_device_count=N before importing "
                 "jax gives N host devices)"
             )
-        arr = np.array(available[:n], dtype=object)
+        arr = np.array(_first_devices(available, n), dtype=object)
     elif isinstance(devices, (Sequence, np.ndarray)) and not isinstance(devices, str):
         arr = np.array(list(np.ravel(np.asarray(devices, dtype=object))), dtype=object)
         if arr.size == 0 or not all(isinstance(d, jax.Device) for d in arr):
@@ -107,6 +108,26 @@ def make_mesh(devices: MeshLike, axis_names: str | Sequence[str] = DATA) -> Mesh
             )
         arr = arr.reshape(-1)
     return Mesh(arr, names)
+
+
+def _first_devices(available: list, n: int) -> list:
+    """The first ``n`` devices, or with several processes (``jax.distributed``) the first
+    ``n / P`` of each of the ``P`` processes: every process must hold a share of a mesh that
+    its program runs on, and the same share, so that the work is even."""
+    processes = jax.process_count()
+    if processes == 1 or n == len(available):
+        return available[:n]
+    if n % processes:
+        raise ValueError(
+            f"devices: {n} requested over {processes} processes; with several processes "
+            f"every one takes an equal share: give a multiple of {processes} (or all "
+            f"{len(available)})"
+        )
+    per = n // processes
+    by_process: dict[int, list] = {}
+    for d in available:
+        by_process.setdefault(d.process_index, []).append(d)
+    return [d for p in sorted(by_process) for d in by_process[p][:per]]
 
 
 def axis_size(mesh: Mesh | None, name: str) -> int:
