@@ -16,8 +16,9 @@ K values in one ``vmap`` over ``init``, and the compiled loop never sees them.
 from __future__ import annotations
 
 import dataclasses
+import time
 from collections.abc import Callable, Mapping
-from typing import Any, NamedTuple
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -32,70 +33,13 @@ from jaxlearn.train.config import RunConfig
 from jaxlearn.train.distributed import DATA, TRIALS
 from jaxlearn.train.model import Model, is_model
 from jaxlearn.train.program import Carry, Layout, program
+from jaxlearn.train.result import Timing, TrainResult
 from jaxlearn.train.splits import device_splits
 
 Array = jax.Array
 #: What ``opt`` may be: a ready ``(init, update)`` pair (``jl.adam()``, ``optax.adamw(1e-3)``), a
 #: factory (``jl.sgd``, ``optax.adam``, your own function) or a jaxlearn rule name (``'sgd'``).
 OptimizerLike = Any
-
-
-class TrainResult(NamedTuple):
-    """What a training run returns.
-
-    ``params``, ``state``, ``opt_state`` are the final pytrees (JAX arrays; stacked with a
-    leading K axis from :func:`train_many`). The history is NumPy: ``loss`` per iteration
-    ``(iterations,)`` (the model's training loss on each mini-batch); ``metrics``, ``{split:
-    {metric: (evals,)}}``, each evaluated split's metric means (for the book's network
-    ``'accuracy'`` and ``'cross_entropy'`` on ``'train'`` and ``'test'``; empty when not
-    evaluated); ``eval_iterations`` the number of updates done at each evaluation. From
-    :func:`train_many` every array but ``eval_iterations`` has a leading K axis.
-    ``train_acc``/``test_acc`` read the accuracies; :meth:`history` gives the NumPy part as a
-    JSON-ready dict.
-    """
-
-    params: Any
-    state: Any
-    opt_state: Any
-    loss: np.ndarray
-    metrics: dict[str, dict[str, np.ndarray]]
-    eval_iterations: np.ndarray
-
-    def metric(self, split: str, name: str) -> np.ndarray:
-        """``metrics[split][name]``; NaN per evaluation when that split was not evaluated (a
-        run without test data has no ``'test'``), empty when nothing was evaluated."""
-        if split in self.metrics:
-            return self.metrics[split][name]
-        shape = (*self.loss.shape[:-1], len(self.eval_iterations))
-        return np.full(shape, np.nan, np.float32)
-
-    @property
-    def train_acc(self) -> np.ndarray:
-        """Training-split accuracy per evaluation (book's network and other classifiers)."""
-        return self.metric("train", "accuracy")
-
-    @property
-    def test_acc(self) -> np.ndarray:
-        """Test-split accuracy per evaluation; NaN without test data."""
-        return self.metric("test", "accuracy")
-
-    def stacked(self) -> TrainResult:
-        """This single run with a leading K = 1 axis, the layout of :func:`train_many`."""
-        first = jax.tree.map(lambda a: a[None], (self.params, self.state, self.opt_state))
-        return TrainResult(
-            *first, self.loss[None], jax.tree.map(lambda a: a[None], self.metrics),
-            self.eval_iterations,
-        )  # fmt: skip
-
-    def history(self) -> dict[str, Any]:
-        """``{'loss', 'train_acc', 'test_acc', 'metrics', 'eval_iterations'}`` (NumPy)."""
-        return {
-            "loss": self.loss,
-            "train_acc": self.train_acc,
-            "test_acc": self.test_acc,
-            "metrics": self.metrics,
-            "eval_iterations": self.eval_iterations,
-        }
 
 
 # ---------------------------------------------------------------------------------------------
@@ -186,21 +130,28 @@ def _fit(
 
     bar = _progress_bar(config, plan.iterations)
     losses, metrics = [], []
-    for call in range(plan.n_blocks // plan.blocks_per_call):
+    calls, per_call = plan.n_blocks // plan.blocks_per_call, plan.blocks_per_call * plan.block_len
+    clock = [time.perf_counter()]
+    for call in range(calls):
         carry, loss, values = run(carry, key, call * plan.blocks_per_call, arrays)
         losses.append(loss)
         metrics.append(values)
+        if call == 0 or call == calls - 1:  # the first call compiles: time it apart
+            jax.block_until_ready(loss)
+            clock.append(time.perf_counter())
         if bar is not None:
-            bar.update(plan.blocks_per_call * plan.block_len)
+            bar.update(per_call)
     if bar is not None:
         bar.close()
+    step_seconds = (clock[-1] - clock[1]) / ((calls - 1) * per_call) if calls > 1 else np.nan
+    timing = Timing(clock[1] - clock[0], step_seconds, per_call)
     axis = 1 if vmapped else 0
     loss = np.concatenate([distributed.fetch(v) for v in losses], axis=axis)
     history = jax.tree.map(
         lambda *v: np.concatenate([distributed.fetch(a) for a in v], axis=axis), *metrics
     )
     evals = np.arange(1, plan.n_blocks + 1) * plan.block_len if plan.evaluate else np.zeros(0, int)
-    return TrainResult(*carry[:3], loss, history, evals)
+    return TrainResult(*carry[:3], loss, history, evals, timing)
 
 
 def _with_mesh(config: RunConfig, axis: str, wanted: tuple[str, ...], who: str) -> RunConfig:
@@ -388,5 +339,5 @@ def train_many(
     opt_state = jax.vmap(lambda h, p: make(**h).init(p))(hp, params)
     r = _fit(model, (params, state, opt_state), program_opt, data, key, config, True)
     if pad:  # every array but eval_iterations has the K axis
-        r = TrainResult(*jax.tree.map(lambda a: a[:k], tuple(r[:5])), r.eval_iterations)
+        r = TrainResult(*jax.tree.map(lambda a: a[:k], tuple(r[:5])), *r[5:])
     return r
