@@ -14,6 +14,7 @@ from jax import lax
 
 __all__ = [
     "OPTAX_ALIAS_MODULE",
+    "all_gather_invariant",
     "Tracer",
     "axis_size",
     "beyond_this_call",
@@ -185,3 +186,23 @@ def backends_initialized() -> bool:
     except ImportError:  # pragma: no cover
         return False
     return backends_are_initialized()
+
+
+def all_gather_invariant(x: jax.Array, axis_name: str) -> jax.Array:
+    """Every device's block of ``x`` along the mapped axis ``axis_name``, concatenated, and
+    typed as the same on every device (invariant), so it can leave ``shard_map`` through
+    ``out_specs=P()`` or stay in a replicated loop carry.
+
+    ``lax.all_gather`` gives a *varying* result; the invariant form is
+    ``jax._src.lax.parallel.all_gather_invariant`` (private, jax >= 0.7). Where it is missing,
+    each device places its block in zeros and ``lax.psum`` adds them (the same values; ``-0.0``
+    becomes ``0.0``; N times the traffic).
+    """
+    try:
+        from jax._src.lax.parallel import all_gather_invariant as gather
+    except ImportError:  # pragma: no cover - moved: the psum form
+        n = x.shape[0]
+        full = jax.numpy.zeros((n * lax.axis_size(axis_name), *x.shape[1:]), x.dtype)
+        full = lax.dynamic_update_slice_in_dim(full, x, lax.axis_index(axis_name) * n, 0)
+        return lax.psum(full, axis_name)
+    return gather(x, axis_name, tiled=True)

@@ -7,7 +7,8 @@ variables set (``JAX_COORDINATOR_ADDRESS`` on a free localhost port, ``JAX_NUM_P
 collectives (gloo, JAX's default on CPU), waits for them within a deadline and, whatever
 happens (a failure, the deadline, an error in the test itself), kills every process group
 that is still there (SIGKILL: JAX's preemption handler catches SIGTERM) and reaps it in a
-``finally``: no test leaves a process behind.
+``finally``; should the test process itself be killed (no ``finally`` then), the kernel kills
+the processes it started (``PR_SET_PDEATHSIG``): no test leaves a process behind.
 
 :func:`once` runs an expensive step (a multi-process run) once per session even when
 pytest-xdist spreads the tests that need it over several workers.
@@ -51,6 +52,15 @@ class Finished:
             f"--- process {self.index}: status {self.returncode} after {self.seconds:.1f} s\n"
             f"{self.stdout[-4000:]}\n{self.stderr[-6000:]}"
         )
+
+
+def _die_with_parent() -> None:
+    """In the child, before exec: the kernel kills it (SIGKILL) when the process that started
+    it ends, however that ends (a signal that skips ``finally`` included). Linux only."""
+    import ctypes
+
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
 
 
 def free_port() -> int:
@@ -111,7 +121,7 @@ def launch(
                         [sys.executable, *map(str, args)],
                         env=environment(processes, devices, i, port, extra),
                         stdout=out, stderr=err, stdin=subprocess.DEVNULL,
-                        start_new_session=True,
+                        start_new_session=True, preexec_fn=_die_with_parent,
                     ))  # fmt: skip
             while len(ended) < len(ids) and time.monotonic() - start < timeout:
                 for i, p in enumerate(procs):

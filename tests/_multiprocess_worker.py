@@ -68,6 +68,45 @@ def check_rules(out: Path, results: dict) -> None:
     results["rules"] = sorted({k.split("/")[0] for k in records})
 
 
+#: Steps of the one-step comparison (each from the one-device trajectory's state).
+STEP_CHECKS = 6
+
+
+def check_steps(results: dict) -> None:
+    """Each rule's data-parallel step over the processes (``make_train_step(mesh=8)``) from
+    the same state, batch and key as one device's step (computed here, on this process):
+    ``{rule: {leaf: [max |difference|, max |one device|]}}`` over STEP_CHECKS steps."""
+    from _distributed_worker import BATCH, network, problem, rule_runs
+
+    from jaxlearn.train import make_train_step
+
+    (x, t), _ = problem()
+    net, params, state = network()
+    rng = np.random.default_rng(3)
+    out = {}
+    for name, opt, _ in rule_runs():
+        local = make_train_step(net, opt, donate=False)
+        multi = make_train_step(net, opt, mesh=D, donate=False)
+        start, worst = (params, state, opt.init(params)), {}
+        for k in range(STEP_CHECKS):
+            idx = rng.integers(0, len(x), BATCH)
+            key = jax.random.key(100 + k)
+            ref = local(*start, x[idx], t[idx], key)
+            got = multi(*start, x[idx], t[idx], key)
+            for (path, a), b in zip(jax.tree_util.tree_leaves_with_path(got),
+                                    jax.tree.leaves(ref), strict=True):  # fmt: skip
+                leaf = ("params", "state", "opt_state", "loss")[path[0].idx] + (
+                    jax.tree_util.keystr(path[1:])
+                )
+                a, b = distributed.fetch(a).astype(np.float64), np.asarray(b, np.float64)
+                d, m = float(np.max(np.abs(a - b), initial=0)), float(np.max(np.abs(b), initial=0))
+                old = worst.get(leaf, [0.0, 0.0])
+                worst[leaf] = [max(old[0], d), max(old[1], m)]
+            start = ref[:3]
+        out[name] = worst
+    results["steps"] = out
+
+
 def check_dropout(results: dict) -> None:
     """The forward pass over 8 devices of all processes uses the global batch's masks."""
     from _distributed_worker import BATCH, problem
@@ -114,7 +153,7 @@ def check_train_many(out: Path, results: dict) -> None:
     assert not r.params["W1"].is_fully_addressable
     if processes.is_writer():
         np.savez(out / "train_many.npz", **run_record("train_many/multi", r))
-    results["train_many_sharding"] = str(r.params["W1"].sharding.spec)
+    results["train_many_devices"] = len(r.params["W1"].sharding.device_set)
 
 
 def check_search(out: Path, results: dict) -> None:
@@ -132,7 +171,7 @@ def check_search(out: Path, results: dict) -> None:
     stdout, stderr = io.StringIO(), io.StringIO()
     try:
         with redirect_stdout(stdout), redirect_stderr(stderr):
-            status = cli.main(["search", "--dataset", "mnist-5k", "--seed", "0",
+            status = cli.main(["search", "--dataset", "mnist-5k", "--quick", "--seed", "0",
                                "--no-progress", "--out", str(out / "search")])  # fmt: skip
     finally:
         ex.hyperparameter_search = full
@@ -153,8 +192,9 @@ def check_checkpoint(out: Path, restore: str, results: dict) -> None:
         tree = sharded_state(mesh, seed=1)
         assert not tree["params"]["W1"].is_fully_addressable
         checkpoint.save(out / "state.jlckpt", tree)
+        bits = tree_bits(tree)  # a collective: every process gathers
         if processes.is_writer():
-            np.savez(out / "state_expected.npz", **tree_bits(tree))
+            np.savez(out / "state_expected.npz", **bits)
         folder = out
     else:
         folder = Path(restore)
@@ -165,7 +205,7 @@ def check_checkpoint(out: Path, restore: str, results: dict) -> None:
     results["checkpoint"] = {
         "equal": sorted(k for k in expected.files if np.array_equal(got[k], expected[k])),
         "leaves": sorted(expected.files),
-        "sharding": str(back["params"]["W1"].sharding.spec),
+        "over_trials": back["params"]["W1"].sharding.spec == P("trials"),
         "devices": len(back["params"]["W1"].sharding.device_set),
         "from": "this run" if restore == "-" else "a 2-process run",
     }
@@ -213,6 +253,7 @@ def scenario_train(out: Path, restore: str) -> None:
                      "local_devices": jax.local_device_count(), "seconds": {}}  # fmt: skip
     steps = [("errors", lambda: check_errors(results)),
              ("rules", lambda: check_rules(out, results)),
+             ("steps", lambda: check_steps(results)),
              ("dropout", lambda: check_dropout(results))]  # fmt: skip
     if restore == "-":
         steps += [("train_many", lambda: check_train_many(out, results)),
@@ -232,18 +273,24 @@ def scenario_die(out: Path, where: str) -> None:
     """Process 1 dies (SIGKILL) while process 0 is in a collective or in local work."""
     from _distributed_worker import network, problem
 
-    processes.barrier()  # both are up
-    if processes.index() == 1:
-        time.sleep(1.0 if where == "collective" else 0.0)
+    def die() -> None:
         (out / "died_at").write_text(repr(time.time()))
         os.kill(os.getpid(), signal.SIGKILL)
-    print(f"process 0: {where} work from {time.time()!r}", flush=True)
+
     if where == "collective":
         net, params, state = network()
-        while True:  # data-parallel training over both processes' devices
+        for call in range(1000):  # data-parallel training over both processes' devices
+            if call == 1 and processes.index() == 1:
+                time.sleep(0.5)  # process 0 is in its second run's collectives by now
+                die()
             train(net, params, state, "sgd", problem(), key=jax.random.key(0),
                   iterations=200, batch_size=32, mesh=D, progress=False)  # fmt: skip
+            print(f"process {processes.index()}: run {call} done", flush=True)
     else:
+        processes.barrier()  # both are up
+        if processes.index() == 1:
+            die()
+        print("process 0: waiting for cell 1", flush=True)
         processes.map_cells(lambda c: c, [0, 1])  # waits for cell 1, which process 1 owns
     raise AssertionError("unreachable: process 1 is dead")
 
@@ -256,8 +303,9 @@ def scenario_save_killed(out: Path, path: str) -> None:
     mesh = distributed.make_mesh(D)
     old = {"w": distributed.put(jnp.arange(16.0), mesh, P("data")), "step": 1}
     checkpoint.save(path, old)
+    values = distributed.fetch(old["w"])  # a collective: every process gathers
     if processes.is_writer():
-        np.save(out / "old.npy", distributed.fetch(old["w"]))
+        np.save(out / "old.npy", values)
     new = {"w": distributed.put(-jnp.arange(16.0), mesh, P("data")), "step": 2}
     original = Path.write_bytes
 

@@ -65,23 +65,62 @@ NOISE = re.compile(r"\['b[12]'\]|\['mean[12]'\]")
 
 
 @pytest.mark.parametrize("run", list(RUNS))
-def test_every_rule_over_processes_equals_one_process(reference, runs, run):
-    """train(mesh=8) over the processes' 8 devices: params, BatchNorm statistics, optimizer
-    state, losses and accuracies equal the 1-process run's, for every rule."""
+def test_each_step_over_processes_equals_one_device_to_rounding(runs, run):
+    """One data-parallel step over the processes' 8 devices from the same state, batch and key
+    as one device's step: params, BatchNorm statistics, optimizer state and loss differ by
+    one step's rounding, for every rule (6 steps each; Adam at the book's eps except the
+    leaves its amplified rounding owns, bounded in the next test)."""
+    results, _ = runs[run]
+    assert sorted(results["steps"]) == sorted([*jl.optim.RULES, "adam_book"])
+    for name, leaves in results["steps"].items():
+        assert len(leaves) > 30, name  # params, BatchNorm state, optimizer state, loss
+        for leaf, (diff, size) in leaves.items():
+            if name == "adam_book" and NOISE.search(leaf):
+                continue
+            rtol, atol = (1e-4, 1e-6) if leaf.startswith("opt_state") else (RTOL, 1e-6)
+            assert diff <= atol + rtol * size, (run, name, leaf, diff, size)
+
+
+#: A rounding-size difference can flip a discrete event (a ReLU input crossing 0) and the
+#: trajectories then part by more than rounding, as two BLAS libraries' would: after at least
+#: this many steps of agreement, and within the bounds below.
+AGREE_FIRST, LOSS_DRIFT, PARAM_DRIFT = 10, 2e-3, 1e-2
+
+
+@pytest.mark.parametrize("run", list(RUNS))
+def test_every_rule_over_processes_trains_as_one_process(reference, runs, run):
+    """train(mesh=8) over the processes' 8 devices, 50 steps with BatchNorm, Dropout and
+    weight decay: params, BatchNorm statistics, optimizer state, losses and accuracies equal
+    the 1-process, 1-device run's to rounding, for every rule; or, when a rounding-size
+    difference flips a discrete event (seen: AdaGrad, at step 21, in both multi-process runs
+    alike), the losses agree to rounding for AGREE_FIRST steps first and then stay within
+    LOSS_DRIFT, the parameters within PARAM_DRIFT. The per-step test above is the exact one."""
     results, folder = runs[run]
     ref = np.load(reference[1] / "reference.npz")
     got = np.load(folder / "rules.npz")
-    assert results["processes"], results["devices"] == (RUNS[run][0], 8)
+    assert (results["processes"], results["devices"]) == (RUNS[run][0], 8)
     assert sorted(results["rules"]) == sorted([*jl.optim.RULES, "adam_book"])
+    departed = []
     for name in jl.optim.RULES:  # the adaptive rules at eps = 1e-4 (ADAPTIVE_EPS)
         one, multi = _leaves(ref, f"{name}/one/"), _leaves(got, f"{name}/multi/")
         assert sorted(one) == sorted(multi)
+        assert multi["loss"][-1] < multi["loss"][0], name
+        apart = np.flatnonzero(np.abs(multi["loss"] - one["loss"]) > 1e-5)
+        if apart.size:  # a flip: bounded, after agreeing first
+            departed.append((name, int(apart[0])))
+            assert apart[0] >= AGREE_FIRST, (run, name, apart[0])
+            np.testing.assert_allclose(multi["loss"], one["loss"], atol=LOSS_DRIFT)
+            for leaf in (k for k in multi if k.startswith("params")):
+                np.testing.assert_allclose(multi[leaf], one[leaf], rtol=0,
+                                           atol=PARAM_DRIFT, err_msg=f"{run} {name} {leaf}")
+            continue
         for leaf, value in multi.items():
             tol = (1e-4, 1e-6) if leaf.startswith("opt_state") else (RTOL, ATOL)
             if leaf.endswith("_acc"):  # counts of correct examples: at most one flips
                 tol = (0, 1.5 / 37)
             np.testing.assert_allclose(value, one[leaf], *tol, err_msg=f"{run} {name} {leaf}")
-        assert multi["loss"][-1] < multi["loss"][0], name
+    assert len(departed) <= 1, departed  # a chance event, not the rule
+    print(f"{run}: departed after a flip: {departed or 'none'}", file=sys.stderr)
 
 
 @pytest.mark.parametrize("run", list(RUNS))
@@ -125,7 +164,7 @@ def test_dropout_masks_and_errors_over_processes(runs):
 
 def test_train_many_trials_split_over_processes(reference, runs):
     results, folder = runs["2x4"]
-    assert results["train_many_sharding"] == "PartitionSpec('trials',)"
+    assert results["train_many_devices"] == 8  # the result spans both processes
     one = _leaves(np.load(reference[1] / "reference_train_many.npz"), "train_many/one/")
     multi = _leaves(np.load(folder / "train_many.npz"), "train_many/multi/")
     assert sorted(one) == sorted(multi)
@@ -154,8 +193,8 @@ def test_search_command_over_processes_writes_once_and_equals_one_process(
     assert written == ["search.csv", "search.json", "search.png", "search_map.png"]
     monkeypatch.setattr(ex, "hyperparameter_search",
                         _partial(ex.hyperparameter_search, **SMALL_SEARCH))  # fmt: skip
-    assert cli.main(["search", "--dataset", "mnist-5k", "--seed", "0", "--no-progress",
-                     "--out", str(tmp_path)]) == 0  # fmt: skip
+    assert cli.main(["search", "--dataset", "mnist-5k", "--quick", "--seed", "0",
+                     "--no-progress", "--out", str(tmp_path)]) == 0  # fmt: skip
     capsys.readouterr()
     one = json.loads((tmp_path / "search.json").read_text())
     multi = json.loads((folder / "search" / "search.json").read_text())
@@ -182,7 +221,7 @@ def test_checkpoint_sharded_over_2_processes_restores_on_1_2_and_4(runs):
     for run, results in (("2x4", two), ("4x2", four)):
         c = results["checkpoint"]
         assert c["equal"] == c["leaves"] and len(c["leaves"]) > 20, (run, c)
-        assert c["sharding"] == "PartitionSpec('trials',)" and c["devices"] == 8, (run, c)
+        assert c["over_trials"] and c["devices"] == 8, (run, c)
     like = sharded_state(None, seed=2)
     back = checkpoint.load(folder / "state.jlckpt", like=like)
     expected = np.load(folder / "state_expected.npz")
@@ -206,7 +245,7 @@ def test_cells_over_processes_and_resumed_with_another_process_count(runs):
     assert two["map_cells"] == [cell_value(c) for c in CELLS[:FIRST_RUN]]
     assert four["resumed"] == {"done_before": CELLS[:FIRST_RUN], "todo": CELLS[FIRST_RUN:]}
     assert four["map_cells"] == [cell_value(c) for c in CELLS[FIRST_RUN:]]
-    files = sorted((folder.parent / "once-2x4" / "cells").glob("*.json"), key=lambda p: int(p.stem))
+    files = sorted((folder.parent / "cells").glob("*.json"), key=lambda p: int(p.stem))
     assert [json.loads(p.read_text()) for p in files] == [cell_value(c) for c in CELLS]
     assert processes.map_cells(cell_value, CELLS) == [cell_value(c) for c in CELLS]  # 1 process
     for results, n in ((two, 2), (four, 4)):
@@ -231,7 +270,7 @@ def test_a_killed_process_stops_the_others_within_60_s(tmp_path, where):
     zero, one = finished
     assert one.returncode == -9, one.log()
     assert zero.returncode not in (0, None), zero.log()
-    assert (tmp_path / "died_at").exists() and "work from" in zero.stdout, zero.log()
+    assert (tmp_path / "died_at").exists(), zero.log()
     seconds = zero.seconds - one.seconds  # both measured by the launcher
     assert 0 <= seconds < 60, (seconds, zero.log())
     if where == "collective":
@@ -336,3 +375,39 @@ def test_mismatched_process_count_on_the_command_line(tmp_path):
 
 def _address(finished) -> str:
     return re.search(r"coordinator at (127\.0\.0\.1:\d+)", finished.stderr).group(1)
+
+
+def test_launch_from_env_reads_jax_and_slurm_variables():
+    """Which run the environment describes, without starting anything."""
+    read = processes.launch_from_env
+    assert read({}) == processes.Launch("none")
+    jax_vars = {"JAX_COORDINATOR_ADDRESS": "[::1]:1234", "JAX_NUM_PROCESSES": "4",
+                "JAX_PROCESS_ID": "3"}  # fmt: skip
+    assert read(jax_vars) == processes.Launch("jax", 4, 3, "[::1]:1234")
+    slurm = {"SLURM_JOB_ID": "7", "SLURM_STEP_NODELIST": "node[01-02]", "SLURM_NTASKS": "2",
+             "SLURM_PROCID": "1", "SLURM_LOCALID": "0"}  # fmt: skip
+    assert read(slurm) == processes.Launch("slurm", 2, 1)
+    assert read({**slurm, "SLURM_NTASKS": "1"}) == processes.Launch("none")  # one task
+    assert read({"SLURM_JOB_ID": "7"}) == processes.Launch("none")  # salloc, no srun
+    assert read({**slurm, **jax_vars}).source == "jax"  # JAX's variables first
+    for bad, message in (
+        ({**jax_vars, "JAX_PROCESS_ID": "4"}, r"JAX_PROCESS_ID=4 with JAX_NUM_PROCESSES=4: the "
+         r"ids are 0\.\.3"),
+        ({**jax_vars, "JAX_NUM_PROCESSES": "two"}, "JAX_NUM_PROCESSES='two' is not a whole"),
+        ({**jax_vars, "JAX_COORDINATOR_ADDRESS": "host:99999"}, "expected host:port"),
+        ({"JAX_PROCESS_ID": "0"}, "JAX_PROCESS_ID is set but not JAX_COORDINATOR_ADDRESS, "
+         "JAX_NUM_PROCESSES"),
+    ):  # fmt: skip
+        with pytest.raises(processes.ProcessError, match=message):
+            read(bad)
+
+
+def test_collectives_on_one_process_are_local_and_json_decoded():
+    assert processes.count() == 1 and processes.is_writer() and processes.owner(5, 2) == 1
+    assert processes.gather((1, 2.5)) == [[1, 2.5]]  # a tuple comes back as a list, as on N
+    assert processes.broadcast({"a": (1,)}) == {"a": [1]}
+    with pytest.raises(TypeError, match="the result of cell 0 must be JSON-able"):
+        processes.map_cells(lambda c: np.float32(c), [1])
+    with pytest.raises(TypeError, match="gather's value must be JSON-able"):
+        processes.gather(object())
+    processes.finish(3)  # one process: returns (the caller exits as usual)

@@ -30,9 +30,11 @@ from jax import lax
 from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 
+from jaxlearn._compat import all_gather_invariant, pcast_varying, varying_axes
 from jaxlearn._compat import axis_size as compat_axis_size
-from jaxlearn._compat import pcast_varying, varying_axes
 from jaxlearn._util import is_prng_key
+from jaxlearn.optim import update_and_apply
+from jaxlearn.optim.flat import FlatBuffers, ravel
 
 Array = jax.Array
 #: The mesh axis the global mini-batch is split over.
@@ -44,6 +46,7 @@ MeshLike = Any  # None | int | Sequence[jax.Device] | Mesh
 __all__ = [
     "DATA",
     "TRIALS",
+    "ShardedOptimizer",
     "axis_size",
     "fetch",
     "make_mesh",
@@ -51,6 +54,7 @@ __all__ = [
     "replicate",
     "require_axes",
     "shard_batch",
+    "state_specs",
     "to_varying",
 ]
 
@@ -250,3 +254,103 @@ def local_rows(x: Array, axis_name: Any) -> Array:
     size = compat_axis_size(axis_name)
     n = x.shape[0] // size
     return lax.dynamic_slice_in_dim(x, lax.axis_index(axis_name) * n, n)
+
+
+# ---------------------------------------------------------------------------------------------
+# ZeRO stage 1: the optimizer state split over the data axis
+# ---------------------------------------------------------------------------------------------
+
+
+def _padded(buffers: FlatBuffers, shards: int) -> FlatBuffers:
+    """Each buffer padded with zeros to a multiple of ``shards`` elements."""
+    return FlatBuffers({
+        k: jnp.pad(v, (0, -v.shape[0] % shards)) for k, v in buffers.items()
+    })  # fmt: skip
+
+
+class ShardedOptimizer:
+    r"""``inner`` with its state split over the mesh axis ``axis`` (ZeRO stage 1).
+
+    The parameters, as one flat buffer per dtype (:func:`jaxlearn.optim.flat.ravel`) padded
+    to a multiple of ``shards``, are cut into ``shards`` equal blocks; device ``i`` of the axis
+    keeps the optimizer state of block ``i`` only, so each device holds ``1/shards`` of it.
+    A step, inside ``shard_map`` after the gradients are averaged:
+
+    .. math:: (W_i', s_i') = \mathrm{update\_and\_apply}(g_i, s_i, W_i), \qquad
+        W' = \mathrm{all\_gather}_i(W_i')
+
+    Every element gets the arithmetic of the replicated run (the same rule on the same
+    values), so the results equal it to float rounding. ``inner`` must be element-wise, as
+    every jaxlearn rule and optax's ``sgd``/``adam``/``adamw``/... are: a transformation that
+    mixes elements (global-norm clipping, LAMB's per-leaf trust ratio) would see one block.
+    The state (:meth:`init`) is ``inner``'s over the padded flat buffers: place its
+    :class:`~jaxlearn.optim.flat.FlatBuffers` with :func:`state_specs`. Used by
+    ``train(..., shard_opt_state=True)``; DeepSpeed's and PyTorch's ``ZeroRedundancyOptimizer``
+    are the equivalent; optax has none.
+
+    >>> opt = ShardedOptimizer(jax.tree_util.Partial(lambda: None), 1)  # doctest: +SKIP
+    """
+
+    def __init__(self, inner: Any, shards: int, axis: str = DATA):
+        self.inner, self.shards, self.axis = inner, int(shards), axis
+
+    def __eq__(self, other: object) -> bool:  # the compiled program's cache key
+        return isinstance(other, ShardedOptimizer) and (
+            (self.inner, self.shards, self.axis) == (other.inner, other.shards, other.axis)
+        )
+
+    def __hash__(self) -> int:
+        return hash((ShardedOptimizer, self.inner, self.shards, self.axis))
+
+    def init(self, params: Any) -> Any:
+        """``inner``'s state for all of ``params`` (flat, padded): the global state, which
+        :func:`state_specs` splits over the axis."""
+        return self.inner.init(_padded(ravel(params)[0], self.shards))
+
+    def _mine(self, tree: Any) -> tuple[FlatBuffers, Any]:
+        flat, unravel = ravel(tree)
+        i = lax.axis_index(self.axis)
+
+        def block(v):
+            v = jnp.pad(v, (0, -v.shape[0] % self.shards))
+            n = v.shape[0] // self.shards
+            return lax.dynamic_slice_in_dim(v, i * n, n)
+
+        return FlatBuffers({k: block(v) for k, v in flat.items()}), (flat, unravel)
+
+    def _whole(self, mine: FlatBuffers, flat: FlatBuffers, unravel: Any) -> Any:
+        return unravel(FlatBuffers({
+            k: all_gather_invariant(v, self.axis)[: flat[k].shape[0]] for k, v in mine.items()
+        }))  # fmt: skip
+
+    def update(self, grads: Any, state: Any, params: Any = None, **extra: Any):
+        """``(updates, state)`` for all the parameters from this device's block of the state
+        (inside ``shard_map`` over ``axis``; ``grads`` and ``params`` whole)."""
+        g, (flat, unravel) = self._mine(grads)
+        p = None if params is None else self._mine(params)[0]
+        updates, state = self.inner.update(g, state, p, **extra)
+        return self._whole(updates, flat, unravel), state
+
+    def update_and_apply(self, grads: Any, state: Any, params: Any, **extra: Any):
+        """``(new params, state)``: this device's block updated (``inner``'s fused step), the
+        new parameters gathered from every device's block."""
+        g = self._mine(grads)[0]
+        p, (flat, unravel) = self._mine(params)
+        new, state = update_and_apply(self.inner, g, state, p, **extra)
+        return self._whole(new, flat, unravel), state
+
+
+def state_specs(opt_state: Any, axis: str = DATA) -> Any:
+    """The ``PartitionSpec`` of each leaf of a :class:`ShardedOptimizer` state: its flat
+    buffers split over ``axis``, everything else (step counts, hyper-parameters) replicated.
+
+    >>> from jaxlearn.optim.flat import FlatBuffers
+    >>> state_specs({'count': jnp.zeros(()), 'mu': FlatBuffers({'float32': jnp.zeros(8)})})
+    {'count': PartitionSpec(), 'mu': FlatBuffers({'float32': PartitionSpec})}
+    """
+    def spec(x):
+        if isinstance(x, FlatBuffers):
+            return FlatBuffers({k: P(axis) for k in x.keys()})
+        return P()
+
+    return jax.tree.map(spec, opt_state, is_leaf=lambda x: isinstance(x, FlatBuffers))
