@@ -7,6 +7,6 @@ interquartile mean of normalised scores) and :mod:`jaxlearn.suite.tuning_curves`
 best result after k trials). What each number means: ``docs/suite-statistics.md``.
 """
 
-# tests/test_docs.py wants every public package to declare __all__; the submodules above are
-# public on their own (each declares its __all__).
-__all__: list[str] = []
+from jaxlearn.suite import profiles, stats, tuning_curves
+
+__all__ = ["profiles", "stats", "tuning_curves"]
