@@ -21,6 +21,16 @@ from jaxlearn.suite.profiles import performance_profile  # noqa: E402
 from jaxlearn.suite.stats import compare_paired, verdicts  # noqa: E402
 from jaxlearn.suite.tuning_curves import tuning_curve  # noqa: E402
 
+
+@pytest.fixture(autouse=True)
+def close_figures():
+    """Each test's figures are closed after it (pyplot keeps every open figure alive)."""
+    yield
+    import matplotlib.pyplot as plt
+
+    plt.close("all")
+
+
 STEPS = {"adam": [100.0, 150.0, 500.0, np.inf], "Lion": [150.0, 100.0, 100.0, np.inf]}
 
 
