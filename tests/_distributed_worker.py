@@ -28,7 +28,7 @@ from pathlib import Path
 import jax
 import jax.numpy as jnp
 import numpy as np
-from _multiprocess import run_record  # tests/ is this script's folder
+from _multiprocess import run_record, zero_record  # tests/ is this script's folder
 from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 
@@ -127,6 +127,9 @@ def check_rules(results: dict, out: Path) -> None:
         one = train(net, params, state, opt, data, **kw)
         many = train(net, params, state, opt, data, mesh=D, **kw)
         records.update(run_record(f"{name}/one", one) | run_record(f"{name}/many", many))
+        if name == "adam":  # ZeRO-1: the same run with the state split over the 8 devices
+            zero = train(net, params, state, opt, data, mesh=D, shard_opt_state=True, **kw)
+            results["zero"] = {"adam": zero_record(many, zero)}
         if name == "adam_book":
             continue  # compared in tests/test_multiprocess.py, with its own bound
         assert many.params["W1"].sharding.is_fully_replicated
@@ -236,6 +239,8 @@ def check_step_pmap_2d_flat(results: dict) -> None:
     many = train(net, params, state, fopt, data, mesh=D, **kw)
     close(many.params, one.params, "flat params")
     np.testing.assert_allclose(many.loss, one.loss, rtol=RTOL, atol=ATOL)
+    zero = train(net, params, state, fopt, data, mesh=D, shard_opt_state=True, **kw)
+    results["zero"]["flat adam"] = zero_record(many, zero)
     assert type(many.opt_state.m).__name__ == "FlatBuffers"
     results["flat"] = max_diff(many.params, one.params)
     return many

@@ -330,3 +330,50 @@ def multi_process_run(folder: Path, processes: int, devices: int, restore: str =
         "wall_seconds": round(time.monotonic() - start, 1),
         "other_stdout": [f.stdout for f in finished[1:]],
     }
+
+
+def zero_record(replicated: Any, sharded: Any) -> dict:
+    """A ``train(mesh=8)`` run against the same run with ``shard_opt_state=True`` (ZeRO-1):
+    the largest differences of params, losses and optimizer state (the sharded state's flat
+    buffers, padding dropped, against the replicated state ravelled the same way), and the
+    optimizer state's bytes on one device in each run."""
+    import jax
+
+    from jaxlearn.optim.flat import FlatBuffers, ravel
+    from jaxlearn.train.distributed import fetch
+
+    def diff(a, b):
+        return max((float(np.max(np.abs(np.asarray(x, np.float64) - np.asarray(y, np.float64)),
+                                  initial=0)) for x, y in zip(a, b, strict=True)), default=0.0)
+
+    def fields(state):
+        """Each field of the rule's state as {dtype: flat values} (or the plain value)."""
+        out = {}
+        for name in state._fields:
+            x = getattr(state, name)
+            if isinstance(x, FlatBuffers):
+                out[name] = {k: fetch(v) for k, v in x.items()}
+            elif isinstance(x, dict):
+                out[name] = {k: fetch(v) for k, v in ravel(x)[0].items()}
+            else:
+                out[name] = {"": fetch(x)}
+        return out
+
+    rep, zero = fields(replicated.opt_state), fields(sharded.opt_state)
+    state_diff = max(
+        diff([rep[f][k]], [zero[f][k][: np.size(rep[f][k])]]) for f in rep for k in rep[f]
+    )
+
+    def bytes_on_one_device(tree):
+        device = jax.tree.leaves(tree)[0].addressable_shards[0].device
+        return sum(s.data.nbytes for leaf in jax.tree.leaves(tree)
+                   for s in leaf.addressable_shards if s.device == device)  # fmt: skip
+
+    return {
+        "params": diff(jax.tree.leaves(jax.tree.map(fetch, replicated.params)),
+                       jax.tree.leaves(jax.tree.map(fetch, sharded.params))),
+        "loss": diff([replicated.loss], [sharded.loss]),
+        "opt_state": state_diff,
+        "bytes_replicated": bytes_on_one_device(replicated.opt_state),
+        "bytes_sharded": bytes_on_one_device(sharded.opt_state),
+    }  # fmt: skip

@@ -53,7 +53,7 @@ D = 8  # global devices in every run: 2 processes x 4, 4 x 2
 
 def check_rules(out: Path, results: dict) -> None:
     from _distributed_worker import network, problem, rule_runs
-    from _multiprocess import run_record
+    from _multiprocess import run_record, zero_record
 
     data = problem()
     net, params, state = network()
@@ -63,6 +63,9 @@ def check_rules(out: Path, results: dict) -> None:
         assert r.params["W1"].sharding.is_fully_replicated
         assert not r.params["W1"].is_fully_addressable  # spans the processes
         records.update(run_record(f"{name}/multi", r))
+        if name == "adam":  # ZeRO-1 over the processes' devices
+            zero = train(net, params, state, opt, data, mesh=D, shard_opt_state=True, **kw)
+            results["zero"] = {"adam": zero_record(r, zero)}
     if processes.is_writer():
         np.savez(out / "rules.npz", **records)
     results["rules"] = sorted({k.split("/")[0] for k in records})

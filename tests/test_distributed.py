@@ -92,6 +92,20 @@ def test_mesh_axes_are_checked():
         distributed.shard_batch({"x": jnp.ones(())}, distributed.make_mesh(1))
 
 
+def test_shard_opt_state_needs_a_data_axis_and_train():
+    net, params, state = _network()
+    data = (np.ones((8, 20), np.float32), np.zeros(8, np.int32))
+    kw = dict(key=jax.random.key(0), iterations=1, batch_size=4, progress=False)
+    with pytest.raises(ValueError, match=r"shard_opt_state=True splits the optimizer state .* "
+                       r"give mesh= with 2 or more devices \(got no mesh\)"):
+        train(net, params, state, "sgd", data, shard_opt_state=True, **kw)  # fmt: skip
+    with pytest.raises(ValueError, match="a 'data' axis of 1 device"):
+        train(net, params, state, "sgd", data, shard_opt_state=True, mesh=1, **kw)
+    stacked = jax.tree.map(lambda a: a[None], (params, state))
+    with pytest.raises(ValueError, match="shard_opt_state: train takes it, not train_many"):
+        train_many(net, *stacked, "sgd", data, shard_opt_state=True, **kw)
+
+
 def test_one_device_mesh_matches_no_mesh():
     """mesh=1 runs the shard_map program; it must equal the plain program."""
     net, params, state = _network()

@@ -256,6 +256,26 @@ def test_cells_over_processes_and_resumed_with_another_process_count(runs):
         assert results["failed_cell"][1] == f"ValueError: bad cell {bad}"
 
 
+def test_zero1_splits_the_optimizer_state_over_the_data_axis_and_changes_no_result(
+    reference, runs
+):
+    """train(mesh=8, shard_opt_state=True): each device keeps 1/8 of the optimizer state (at
+    most 1/8 + 5 % of the replicated state's bytes on a device: padding and the step count)
+    and the params, losses and state equal the replicated run's, on 1 process (Adam, and the
+    flat mode) and over 2 and 4 processes (Adam)."""
+    found = {"1x8": reference[0]["zero"], **{r: runs[r][0]["zero"] for r in RUNS}}
+    assert sorted(found["1x8"]) == ["adam", "flat adam"]
+    for where, records in found.items():
+        for rule, r in records.items():
+            ratio = r["bytes_sharded"] / r["bytes_replicated"]
+            assert ratio <= 1 / 8 + 0.05, (where, rule, r)
+            assert r["params"] <= 1e-6 and r["loss"] <= 1e-6, (where, rule, r)
+            assert r["opt_state"] <= 1e-6, (where, rule, r)
+            print(f"ZeRO-1 {where} {rule}: {r['bytes_sharded']} of {r['bytes_replicated']} "
+                  f"bytes per device ({ratio:.4f}); params {r['params']:.1e}, "
+                  f"loss {r['loss']:.1e}, state {r['opt_state']:.1e}", file=sys.stderr)
+
+
 # --- failure: loud and bounded ----------------------------------------------------------------
 
 

@@ -30,7 +30,7 @@ from jax import lax
 from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 
-from jaxlearn._compat import all_gather_invariant, pcast_varying, varying_axes
+from jaxlearn._compat import all_gather_invariant, pcast_varying, shard_map, varying_axes
 from jaxlearn._compat import axis_size as compat_axis_size
 from jaxlearn._util import is_prng_key
 from jaxlearn.optim import update_and_apply
@@ -50,10 +50,12 @@ __all__ = [
     "axis_size",
     "fetch",
     "make_mesh",
+    "place",
     "put",
     "replicate",
     "require_axes",
     "shard_batch",
+    "shard_optimizer",
     "state_specs",
     "to_varying",
 ]
@@ -181,6 +183,21 @@ def put(x: Any, mesh: Mesh, spec: P) -> Array:
     return jax.make_array_from_callback(host.shape, sharding, lambda idx: host[idx])
 
 
+def place(tree: Any, mesh: Mesh, specs: Any) -> Any:
+    """Every leaf of ``tree`` laid out over ``mesh`` by ``specs``: a ``PartitionSpec`` for
+    all of it, or a tree of them that is a prefix of ``tree`` (as ``shard_map``'s specs).
+
+    >>> place({'a': jnp.ones(2), 'b': jnp.ones(2)}, make_mesh(1), {'a': P(), 'b': P('data')}
+    ...       )['b'].sharding.spec == P('data')
+    True
+    """
+
+    def one(spec, sub):
+        return jax.tree.map(lambda x: put(x, mesh, spec), sub)
+
+    return jax.tree.map(one, specs, tree, is_leaf=lambda x: isinstance(x, P))
+
+
 def replicate(tree: Any, mesh: Mesh) -> Any:
     """Every leaf of ``tree`` copied to every device of ``mesh`` (``PartitionSpec()``).
 
@@ -288,7 +305,17 @@ class ShardedOptimizer:
     ``train(..., shard_opt_state=True)``; DeepSpeed's and PyTorch's ``ZeroRedundancyOptimizer``
     are the equivalent; optax has none.
 
-    >>> opt = ShardedOptimizer(jax.tree_util.Partial(lambda: None), 1)  # doctest: +SKIP
+    >>> import jaxlearn as jl
+    >>> opt = ShardedOptimizer(jl.momentum(0.5), shards=1)   # 1 device here; N on a mesh
+    >>> params = {'b': jnp.ones(2), 'w': jnp.ones(3)}
+    >>> state = opt.init(params)          # the rule's state over one flat buffer
+    >>> state.velocity['float32'].shape
+    (5,)
+    >>> specs = state_specs(state)
+    >>> step = jax.shard_map(opt.update_and_apply, mesh=make_mesh(1),
+    ...                      in_specs=(P(), specs, P()), out_specs=(P(), specs))
+    >>> step({'b': jnp.ones(2), 'w': jnp.ones(3)}, state, params)[0]['w']
+    Array([0.5, 0.5, 0.5], dtype=float32)
     """
 
     def __init__(self, inner: Any, shards: int, axis: str = DATA):
@@ -340,13 +367,63 @@ class ShardedOptimizer:
         return self._whole(new, flat, unravel), state
 
 
+def shard_optimizer(program_opt: Any, make: Any, mesh: Mesh | None) -> tuple[Any, Any]:
+    """``train``'s ``(program optimizer, make(**hyperparams))`` as :class:`ShardedOptimizer`
+    over ``mesh``'s ``'data'`` axis; ValueError without a data axis of 2 devices or more.
+
+    >>> shard_optimizer(None, None, None)
+    Traceback (most recent call last):
+    ValueError: shard_opt_state=True splits the optimizer state ... (got no mesh)
+    """
+    n = axis_size(mesh, DATA)
+    if n < 2:
+        got = "no mesh" if mesh is None else f"a 'data' axis of {n} device"
+        raise ValueError(
+            f"shard_opt_state=True splits the optimizer state over the devices of the mesh's "
+            f"{DATA!r} axis: give mesh= with 2 or more devices (got {got})"
+        )
+    return ShardedOptimizer(program_opt, n), lambda **h: ShardedOptimizer(make(**h), n)
+
+
+def carry_specs(carry: Any, spec: P, shard_opt_state: bool) -> Any:
+    """The training loop's carry (a NamedTuple with ``opt_state``) as a tree of
+    ``PartitionSpec``: ``spec`` for everything, or with ``shard_opt_state`` the optimizer
+    state's flat buffers over the data axis (:func:`state_specs`)."""
+    specs = type(carry)(*(spec for _ in carry))
+    if shard_opt_state:
+        specs = specs._replace(opt_state=state_specs(carry.opt_state))
+    return specs
+
+
+def on_mesh(fn: Any, mesh: Mesh, spec: P, key_spec: P, shard_opt_state: bool = False) -> Any:
+    """The training program ``fn(carry, key, first_block, data) -> (carry, losses,
+    metrics)`` as a ``shard_map`` over ``mesh``: the carry, losses and metrics laid out by
+    ``spec`` (the optimizer state by :func:`carry_specs`), the key by ``key_spec``, the data
+    replicated. With ``shard_opt_state`` the specs follow the carry's structure, so the
+    ``shard_map`` is built when the program is traced."""
+    if not shard_opt_state:
+        return shard_map(
+            fn, mesh=mesh, in_specs=(spec, key_spec, P(), P()), out_specs=(spec, spec, spec)
+        )
+
+    def run(carry, key, first_block, data):
+        specs = carry_specs(carry, spec, True)
+        mapped = shard_map(
+            fn, mesh=mesh, in_specs=(specs, key_spec, P(), P()), out_specs=(specs, spec, spec)
+        )
+        return mapped(carry, key, first_block, data)
+
+    return run
+
+
 def state_specs(opt_state: Any, axis: str = DATA) -> Any:
     """The ``PartitionSpec`` of each leaf of a :class:`ShardedOptimizer` state: its flat
     buffers split over ``axis``, everything else (step counts, hyper-parameters) replicated.
 
     >>> from jaxlearn.optim.flat import FlatBuffers
-    >>> state_specs({'count': jnp.zeros(()), 'mu': FlatBuffers({'float32': jnp.zeros(8)})})
-    {'count': PartitionSpec(), 'mu': FlatBuffers({'float32': PartitionSpec})}
+    >>> specs = state_specs({'count': jnp.zeros(()), 'mu': FlatBuffers({'f32': jnp.zeros(8)})})
+    >>> specs['count'] == P(), specs['mu']['f32'] == P('data')
+    (True, True)
     """
     def spec(x):
         if isinstance(x, FlatBuffers):
