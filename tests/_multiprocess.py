@@ -361,7 +361,8 @@ def zero_record(replicated: Any, sharded: Any) -> dict:
 
     rep, zero = fields(replicated.opt_state), fields(sharded.opt_state)
     state_diff = max(
-        diff([rep[f][k]], [zero[f][k][: np.size(rep[f][k])]]) for f in rep for k in rep[f]
+        diff([rep[f][k]], [zero[f][k].reshape(-1)[: np.size(rep[f][k])]])
+        for f in rep for k in rep[f]
     )
 
     def bytes_on_one_device(tree):
