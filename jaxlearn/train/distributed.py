@@ -6,16 +6,19 @@ jaxlearn names two mesh axes:
   (a ``jax.shard_map`` over the mesh) every device takes its rows of the batch, computes its
   loss and gradient, and ``lax.pmean`` averages both; BatchNorm averages its statistics over
   the axis (``batch_norm(..., axis_name='data')``) and Dropout draws the global batch's mask
-  and keeps its rows. Params and optimizer state are replicated. N devices therefore compute
-  what one device computes on the same global batch, to float rounding.
+  and keeps its rows. Params and optimizer state are replicated (or the optimizer state
+  split over the axis, ZeRO stage 1: :class:`ShardedOptimizer`, ``train(...,
+  shard_opt_state=True)``). N devices therefore compute what one device computes on the same
+  global batch, to float rounding.
 - ``'trials'`` (:data:`TRIALS`): :func:`jaxlearn.train.train_many`'s K configurations are split
   over it (each device trains K / N of them, no communication); a mesh with both axes runs
   trials × data-parallel.
 
 ``mesh`` arguments take ``None`` (one device, no mesh), an int N (the first N of
-``jax.devices()``, as a one-axis mesh), a sequence of devices, or a ``jax.sharding.Mesh``.
-On several hosts, call ``jax.distributed.initialize()`` first: ``jax.devices()`` then lists
-every host's devices and the same program runs on each (see ``docs/scaling.md``).
+``jax.devices()``, as a one-axis mesh; with P processes the first N/P of each), a sequence of
+devices, or a ``jax.sharding.Mesh``. With several processes, start ``jax.distributed`` first
+(:func:`jaxlearn.train.processes.initialize_from_env`): ``jax.devices()`` then lists every
+process's devices and the same program runs on each (see ``docs/scaling.md``).
 """
 
 from __future__ import annotations
