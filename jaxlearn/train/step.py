@@ -51,8 +51,9 @@ def train_step(
     takes the gradient of its own loss, then the gradients and the loss are averaged with
     ``lax.pmean``, in one collective per dtype
     (:func:`~jaxlearn.train.distributed.pmean_together`); BatchNorm statistics are averaged
-    over the axis and Dropout uses the global batch's mask (:func:`jaxlearn.nn.mlp.apply`). Every device then applies the same update,
-    the one a single device computes on the whole batch. The same code is right under
+    over the axis and Dropout uses the global batch's mask (:func:`jaxlearn.nn.mlp.apply`).
+    Every device then applies the same update, the one a single device computes on the whole
+    batch. The same code is right under
     ``pmap``, ``shard_map`` and ``shard_map(check_vma=False)``: the gradient is taken with
     respect to a device-varying copy of the params (see
     :func:`jaxlearn.train.distributed.to_varying`).
