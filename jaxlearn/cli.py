@@ -423,9 +423,9 @@ def _data_error(e: Exception, args: argparse.Namespace, name: str | None) -> str
                 "files, or add --download to fetch them into it")  # fmt: skip
     if isinstance(e, DownloadError):
         causes = "; ".join(f"{url}: {cause}" for url, cause in e.failures)
-        return (f"{e.problem} ({causes}); download the {e.name} files yourself ({e.homepage}) into "
-                f"{e.folder}, "
-                "or pass --dataset mnist-5k for the embedded digits")  # fmt: skip
+        return (f"{e.problem} ({causes}); download the {e.name} files yourself "
+                f"({e.homepage}) into {e.folder}, or pass --dataset mnist-5k for the embedded "
+                "digits")  # fmt: skip
     if isinstance(e, DatasetNotFoundError):
         return (
             f"the {e.name} data set was not found (searched {len(e.tried)} folders: "

@@ -45,11 +45,12 @@ def batchnorm_comparison(
 
     Args:
       weight_scales: W std per configuration (default ``np.logspace(0, -4, 16)``).
-      settings, overrides: a :class:`~jaxlearn.experiments.settings.Settings` and/or its
-        fields as keywords: ``seeds`` (repeats of the whole comparison, all in one program
-        per variant), ``key``, ``dataset``, ``epochs``, ``train_size``, ``batch_size``,
-        ``lr``, ``hidden``, ``quick``, ``progress``. Defaults: :data:`BOOK` (20 epochs, 1000
-        images, batch 100, SGD 0.01, [100]×5) and :data:`QUICK` (10 epochs).
+      settings, overrides: a :class:`~jaxlearn.experiments.settings.Settings` and/or its fields as
+        keywords: ``seeds`` (repeats of the whole comparison, all in one program per variant),
+        ``key``, ``dataset``, ``epochs``, ``train_size``, ``batch_size``, ``lr``, ``hidden``,
+        ``quick``, ``progress``. Defaults: :data:`~jaxlearn.experiments.batchnorm.BOOK` (20 epochs,
+        1000 images, batch 100, SGD 0.01, [100]×5) and :data:`~jaxlearn.experiments.batchnorm.QUICK`
+        (10 epochs).
 
     Returns:
       A :class:`~jaxlearn.experiments.records.Result` ``{'experiment': 'batchnorm', 'config':

@@ -54,11 +54,11 @@ def compare_initializers(
         ``'xavier'``, a number) or any initializer with ``jax.nn.initializers``' signature
         ``(key, shape, dtype) -> W`` (``jax.nn.initializers.glorot_normal()``,
         ``jaxlearn.initializers.he()``); default :data:`INIT_STDS`.
-      settings, overrides: a :class:`~jaxlearn.experiments.settings.Settings` and/or its
-        fields as keywords: ``seeds`` (each its own draw and mini-batches), ``key``,
-        ``dataset``, ``iterations``, ``batch_size``, ``lr``, ``hidden``, ``quick``,
-        ``progress``. Defaults: :data:`BOOK` (2000 iterations, batch 128, SGD 0.01, [100]×4)
-        and :data:`QUICK` (500 iterations).
+      settings, overrides: a :class:`~jaxlearn.experiments.settings.Settings` and/or its fields as
+        keywords: ``seeds`` (each its own draw and mini-batches), ``key``, ``dataset``,
+        ``iterations``, ``batch_size``, ``lr``, ``hidden``, ``quick``, ``progress``. Defaults:
+        :data:`~jaxlearn.experiments.initializers.BOOK` (2000 iterations, batch 128, SGD 0.01,
+        [100]×4) and :data:`~jaxlearn.experiments.initializers.QUICK` (500 iterations).
 
     Returns:
       A :class:`~jaxlearn.experiments.records.Result` ``{'experiment': 'init', 'config':

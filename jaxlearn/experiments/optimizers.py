@@ -37,8 +37,8 @@ from jaxlearn.nn import mlp
 
 #: The book's four rules (all six: ``tuple(jaxlearn.RULES)``).
 BOOK_RULES = ("sgd", "momentum", "adagrad", "adam")
-#: The book's settings: [100]×4 network, batch 128, 2000 iterations (no ``lr``: each optimizer
-#: brings its own); and what ``quick=True`` changes: 500 iterations, enough for SGD to trail.
+#: The book's settings, a [100]×4 network, batch 128 and 2000 iterations (no ``lr``, each
+#: optimizer brings its own); and what ``quick=True`` changes, 500 iterations (SGD still trails).
 BOOK = Settings(iterations=2000, batch_size=128, hidden=(100,) * 4)
 QUICK = Settings(iterations=500)
 #: Share of the training images held out to pick each optimizer's learning rate (``lrs=``).
@@ -68,11 +68,11 @@ def compare_optimizers(
         program, with :data:`VALIDATION_FRACTION` of the training images held out; the rate
         with the lowest final validation loss (mean over seeds) is the tuned one. Every entry
         must then be a factory with a learning rate (a name or a spec, not a ready object).
-      settings, overrides: a :class:`~jaxlearn.experiments.settings.Settings` and/or its
-        fields as keywords: ``seeds`` (each optimizer's seeds train as one ``vmap``-ed
-        program), ``key``, ``dataset``, ``iterations``, ``batch_size``, ``hidden``, ``quick``,
-        ``progress``. Defaults: :data:`BOOK` (2000 iterations, batch 128, [100]×4) and
-        :data:`QUICK` (500 iterations).
+      settings, overrides: a :class:`~jaxlearn.experiments.settings.Settings` and/or its fields as
+        keywords: ``seeds`` (each optimizer's seeds train as one ``vmap``-ed program), ``key``,
+        ``dataset``, ``iterations``, ``batch_size``, ``hidden``, ``quick``, ``progress``. Defaults:
+        :data:`~jaxlearn.experiments.optimizers.BOOK` (2000 iterations, batch 128, [100]×4) and
+        :data:`~jaxlearn.experiments.optimizers.QUICK` (500 iterations).
 
     Returns:
       A :class:`~jaxlearn.experiments.records.Result` ``{'experiment': 'optimizers', 'config':

@@ -38,7 +38,7 @@ from jaxlearn.optim import sgd
 WEIGHT_DECAY_BOOK = Settings(epochs=201, train_size=300, batch_size=100, lr=0.01,
                              hidden=(100,) * 6)  # fmt: skip
 WEIGHT_DECAY_QUICK = Settings(epochs=101)
-#: The book's Dropout run: the same, for 301 epochs (151 with ``quick=True``).
+#: The book's Dropout run, the same for 301 epochs (151 with ``quick=True``).
 DROPOUT_BOOK = dataclasses.replace(WEIGHT_DECAY_BOOK, epochs=301)
 DROPOUT_QUICK = Settings(epochs=151)
 _FINALS = ("final_train_acc", "final_test_acc", "gap")
@@ -80,11 +80,12 @@ def weight_decay_experiment(
 
     Args:
       lambdas: the weight-decay strengths λ ≥ 0 compared (the book's 0 and 0.1).
-      settings, overrides: a :class:`~jaxlearn.experiments.settings.Settings` and/or its
-        fields as keywords: ``seeds`` (repeats of the whole comparison), ``key``, ``dataset``,
-        ``epochs``, ``train_size``, ``batch_size``, ``lr``, ``hidden``, ``quick``,
-        ``progress``. Defaults: :data:`WEIGHT_DECAY_BOOK` (201 epochs, 300 images, batch 100,
-        SGD 0.01, [100]×6) and :data:`WEIGHT_DECAY_QUICK` (101 epochs).
+      settings, overrides: a :class:`~jaxlearn.experiments.settings.Settings` and/or its fields as
+        keywords: ``seeds`` (repeats of the whole comparison), ``key``, ``dataset``, ``epochs``,
+        ``train_size``, ``batch_size``, ``lr``, ``hidden``, ``quick``, ``progress``. Defaults:
+        :data:`~jaxlearn.experiments.overfitting.WEIGHT_DECAY_BOOK` (201 epochs, 300 images, batch
+        100, SGD 0.01, [100]×6) and :data:`~jaxlearn.experiments.overfitting.WEIGHT_DECAY_QUICK`
+        (101 epochs).
 
     Returns:
       A :class:`~jaxlearn.experiments.records.Result` ``{'experiment': 'weight-decay', 'config':
@@ -158,8 +159,9 @@ def dropout_experiment(
 
     Args:
       dropout_ratio: the share of hidden units dropped in training (the book's 0.2).
-      settings, overrides: as :func:`weight_decay_experiment`'s; defaults :data:`DROPOUT_BOOK`
-        (301 epochs) and :data:`DROPOUT_QUICK` (151 epochs).
+      settings, overrides: as :func:`weight_decay_experiment`'s; defaults
+        :data:`~jaxlearn.experiments.overfitting.DROPOUT_BOOK` (301 epochs) and
+        :data:`~jaxlearn.experiments.overfitting.DROPOUT_QUICK` (151 epochs).
 
     Returns:
       A :class:`~jaxlearn.experiments.records.Result` ``{'experiment': 'dropout', 'config':

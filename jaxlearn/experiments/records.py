@@ -1,7 +1,7 @@
 """What an experiment returns and writes: the :class:`Result` type and its tidy CSV rows.
 
 Every experiment returns a :class:`Result`: a plain ``dict`` (so ``result['runs']``,
-:func:`jaxlearn.results.save_json` and a JSON file read back all look the same) whose
+``jaxlearn.results.save_json`` and a JSON file read back all look the same) whose
 ``'experiment'`` and ``'config'`` are always there, and which answers the questions every
 report, figure and CSV asks of it (its seeds, the iteration at each recorded epoch).
 ``tidy(result)`` of each experiment module turns it into long-format rows, :data:`TIDY_HEADER`.
@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+import jax
 import numpy as np
 
 from jaxlearn.train import RunConfig
@@ -34,6 +35,9 @@ class Result(dict):
     >>> r = Result('optimizers', {'dataset': 'mnist-5k', 'seeds': [3, 4]}, runs={})
     >>> r['config']['dataset'], r.experiment, r.seeds, r.n_seeds
     ('mnist-5k', 'optimizers', [3, 4], 2)
+    >>> leaves, tree = jax.tree.flatten(Result('x', {'seeds': [0]}, loss=np.ones(2)))
+    >>> leaves, type(jax.tree.unflatten(tree, leaves)).__name__  # a pytree, as a dict is
+    (['x', 0, array([1., 1.])], 'Result')
     """
 
     def __init__(self, experiment: str, config: Mapping[str, Any], **data: Any):
@@ -63,8 +67,8 @@ class Result(dict):
 
     @property
     def seeds(self) -> list[int]:
-        """The seed of each run: ``config['seeds']``; ``[0]`` for a result made without seeds
-        (the update paths and the histograms, which draw from one key)."""
+        """The seed of each run, ``config['seeds']`` (``[0]`` for a result made without seeds:
+        the update paths and the histograms, which draw from one key)."""
         return list(self.config.get("seeds", [0]))
 
     @property
@@ -85,6 +89,14 @@ class Result(dict):
         c = self.config
         per_epoch = RunConfig(epochs=1, batch_size=c["batch_size"]).plan(c["train_size"])
         return [int(e) * per_epoch.iterations for e in np.asarray(self["epochs"])]
+
+
+# A Result is a pytree as the dict it is (jax.tree.map over a result maps its arrays).
+jax.tree_util.register_pytree_node(
+    Result,
+    lambda r: (list(r.values()), list(r.keys())),
+    lambda keys, values: Result.of(dict(zip(keys, values))),
+)
 
 
 def curve_rows(

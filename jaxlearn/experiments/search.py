@@ -58,12 +58,12 @@ def hyperparameter_search(
         of ``jax.devices()``), or a ``jax.sharding.Mesh`` with a ``'trials'`` and/or a
         ``'data'`` axis (see :func:`jaxlearn.train.train_many`). The trials are the same and
         so are their results, to float rounding.
-      settings, overrides: a :class:`~jaxlearn.experiments.settings.Settings` and/or its
-        fields as keywords: ``seeds`` (trainings per trial, each its own initial weights and
-        mini-batches; the trials' learning rates and λ, and the validation split, are the same
-        for every seed, and trials are ranked by their final validation accuracy averaged
-        over seeds), ``key``, ``dataset``, ``epochs``, ``train_size``, ``batch_size``,
-        ``hidden``, ``quick``, ``progress``. Defaults: :data:`BOOK` (50 epochs, 500 images,
+      settings, overrides: a :class:`~jaxlearn.experiments.settings.Settings` and/or its fields as
+        keywords: ``seeds`` (trainings per trial, each its own initial weights and mini-batches; the
+        trials' learning rates and λ, and the validation split, are the same for every seed, and
+        trials are ranked by their final validation accuracy averaged over seeds), ``key``,
+        ``dataset``, ``epochs``, ``train_size``, ``batch_size``, ``hidden``, ``quick``,
+        ``progress``. Defaults: :data:`~jaxlearn.experiments.search.BOOK` (50 epochs, 500 images,
         batch 100, [100]×6).
 
     Returns:
