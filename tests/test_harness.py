@@ -70,8 +70,12 @@ def test_every_spec_form_trains_and_is_labelled():
     assert [row[:2] for row in table] == [["SGD", "0.01"], ["Adam", "0.003"],
                                           ["optax.sgd momentum=0.5", "0.1"]]  # fmt: skip
     assert [run["rule"] for run in seq["runs"].values()] == ["sgd", "adam", None]
-    # A mapping's keys are the names (in the book's spelling when they are a rule's name).
-    assert [r["name"] for r in r["runs"].values()][:2] == ["SGD", "Adam 3e-3"]
+    # A mapping's keys are the names (in the book's spelling when they are a rule's name); each
+    # run records the rule it trains, so "Adam 3e-3" is drawn in Adam's colour.
+    assert [run["name"] for run in r["runs"].values()][:2] == ["SGD", "Adam 3e-3"]
+    assert {label: run["rule"] for label, run in r["runs"].items()} == {
+        "SGD": "sgd", "Adam 3e-3": "adam", "momentum:lr=0.05": "momentum", "AdamW": None,
+        "optax lion": None, "mine": None, "jl": None}  # fmt: skip
 
 
 def test_seeds_equal_separate_runs_and_compile_once_per_optimizer(exact_matmuls):
