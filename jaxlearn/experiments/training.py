@@ -22,8 +22,4 @@ def train_runs(
         return train_many(net, params, state, opt, data, key=keys, **options)
     first = jax.tree.map(lambda a: a[0], (params, state, options.pop("hyperparams", None)))
     r = train(net, first[0], first[1], opt, data, key=keys[0], hyperparams=first[2], **options)
-    stacked = jax.tree.map(lambda a: a[None], (r.params, r.state, r.opt_state))
-    return r._replace(
-        params=stacked[0], state=stacked[1], opt_state=stacked[2], loss=r.loss[None],
-        train_acc=r.train_acc[None], test_acc=r.test_acc[None],
-    )  # fmt: skip
+    return r.stacked()
