@@ -22,6 +22,7 @@ import numpy as np
 
 from jaxlearn._checks import check_non_negative
 from jaxlearn._compat import Tracer
+from jaxlearn._util import is_prng_key
 
 Initializer = Callable[..., jax.Array]
 Axes = int | Sequence[int]
@@ -49,9 +50,12 @@ def _check(shape: Sequence[int], dtype: Any) -> tuple[int, ...]:
 def _factory_call(factory: str, value: Any) -> None:
     """A TypeError saying the right call when a factory is handed a key (``he(key, shape)``):
     the factories make an initializer, and the initializer takes the key and the shape."""
-    if isinstance(value, (jax.Array, np.ndarray, Tracer)):
+    legacy = isinstance(value, (jax.Array, np.ndarray)) and not is_prng_key(value) and (
+        value.dtype == np.uint32 and value.shape == (2,)  # jax.random.PRNGKey's raw key
+    )
+    if is_prng_key(value) or legacy:
         raise TypeError(
-            f"{factory}() makes an initializer and takes no key or array (got one as its first "
+            f"{factory}() makes an initializer and takes no key (got one as its first "
             f"argument): call {factory}() first, then the initializer it returns with the key "
             f"and the shape: jl.initializers.{factory}()(key, (784, 100))"
         )
@@ -182,7 +186,7 @@ def he(in_axis: Axes = -2, out_axis: Axes = -1) -> Initializer:
 
         >>> he(jax.random.key(0), (784, 100))
         Traceback (most recent call last):
-        TypeError: he() makes an initializer and takes no key or array (got one as its first ...
+        TypeError: he() makes an initializer and takes no key (got one as its first argument): ...
     """
     _axes("he", in_axis, out_axis)
     return _gaussian(lambda shape: weight_std("he", fan_in(shape, in_axis, out_axis)))

@@ -13,7 +13,7 @@ from typing import Any
 
 from jaxlearn.data import DATASET_CHOICES, as_dataset, load, resolve_dataset
 
-__all__ = ["YOUR_DATA", "DatasetLike", "get_data"]
+__all__ = ["YOUR_DATA", "get_data"]
 
 #: A data set name (``'auto'``, ``'mnist'``, ``'fashion-mnist'``, ``'mnist-5k'``), the user's own
 #: ``((x_train, t_train), (x_test, t_test))`` arrays, or ``(name, those arrays)``.

@@ -13,7 +13,7 @@ import numpy as np
 
 from jaxlearn._util import is_prng_key
 
-__all__ = ["KeyLike", "as_key", "by_seed", "check_seeds", "seed_keys"]
+__all__ = ["as_key", "by_seed", "check_seeds", "seed_keys"]
 
 Array = jax.Array
 #: A PRNG key (``jax.random.key``) or an int seed.
