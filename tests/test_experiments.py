@@ -206,9 +206,9 @@ def test_settings_object_and_keywords_give_the_same_run():
     np.testing.assert_array_equal(by_object["runs"]["He"]["loss"],
                                   by_keywords["runs"]["He"]["loss"])  # fmt: skip
     assert by_object["config"] == by_keywords["config"]
-    # A keyword wins over the settings object.
+    # A keyword wins over the settings object (a new key: the same compiled program).
     assert E.compare_initializers({"He": "he"}, settings=settings,
-                                  iterations=12)["config"]["iterations"] == 12  # fmt: skip
+                                  key=7)["config"]["seeds"] == [7]  # fmt: skip
 
 
 def test_every_experiment_returns_a_result_that_survives_json():
@@ -217,15 +217,16 @@ def test_every_experiment_returns_a_result_that_survives_json():
     data = tiny(60, 20)
     kw = dict(dataset=data, batch_size=20, hidden=[8], progress=False)
     results = [
-        E.compare_optimizers(["sgd"], iterations=12, seeds=2, key=4, **kw),
+        E.compare_optimizers(["sgd"], iterations=12, key=4, **kw),
         E.weight_decay_experiment(epochs=2, train_size=60, **kw),
         E.update_paths({"sgd": 0.9}, steps=2),
         E.activation_histograms(layers=1, num_inputs=10, nodes=5),
     ]
     assert [r.experiment for r in results] == ["optimizers", "weight-decay", "paths", "histograms"]
     assert all(isinstance(r, E.Result) and isinstance(r, dict) for r in results)
-    assert results[0].seeds == results[0]["config"]["seeds"] == [4, 5]
-    assert results[0].n_seeds == 2 and results[2].seeds == [0]  # paths: one key, seed 0
+    assert results[0].seeds == results[0]["config"]["seeds"] == [4]
+    assert results[2].seeds == [0]  # paths: one key, seed 0
+    assert E.Result("x", {"seeds": [4, 5]}).n_seeds == 2
     for r in results:
         loaded = E.Result.of(json.loads(json.dumps(to_jsonable(r))))
         assert loaded.experiment == r.experiment and loaded.config == to_jsonable(r.config)
