@@ -251,6 +251,12 @@ FIRST_RUN = 6
 #: ``jaxlearn search`` made small for the tests (the search's own keyword arguments).
 SMALL_SEARCH = {"epochs": 2, "train_size": 200, "hidden": [16]}
 
+#: ``jaxlearn suite`` made small for the tests: one quick problem, K = E = 2, no references.
+#: The 2-process run computes SUITE_FIRST's cells; the 4-process run resumes with SUITE_ALL.
+SUITE_ARGS = ["suite", "--quick", "--problems", "book_function", "--budget", "2", "--seeds",
+              "2", "--no-references", "--no-progress"]  # fmt: skip
+SUITE_FIRST, SUITE_ALL = ["sgd", "adam"], ["sgd", "adam", "momentum", "rmsprop"]
+
 
 def sharded_state(mesh: Any, seed: int) -> dict:
     """A training state of 16 networks (``init_many``, one Adam step each): params, BatchNorm

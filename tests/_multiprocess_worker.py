@@ -12,9 +12,11 @@ Scenarios (process 0 prints one JSON line of results; arrays go to OUT_DIR for t
   errors of a wrong device count; when ARG is ``-`` (2 processes): one step of every rule
   against one device's step, ``train_many`` with its trials over the processes, the search
   through the ``jaxlearn`` command (a smaller search) and ZeRO-1; a training state sharded
-  over the processes saved, or restored from ARG, bit for bit; :mod:`jaxlearn.train.processes`
-  with plain Python cells (``share``, ``gather``, ``broadcast``, ``map_cells``, a cell that
-  fails elsewhere, a run resumed with another number of processes).
+  over the processes saved, or restored from ARG, bit for bit; ``jaxlearn suite`` with its
+  cells over the processes (2 cells; resumed from ARG's suite folder with 2 more);
+  :mod:`jaxlearn.train.processes` with plain Python cells (``share``, ``gather``,
+  ``broadcast``, ``map_cells``, a cell that fails elsewhere, a run resumed with another
+  number of processes).
 - ``die-collective`` / ``die-local``: process 1 kills itself (SIGKILL) while process 0 is in
   a collective (a data-parallel training run) or in local work (waiting for a cell in
   ``map_cells``); the test times how process 0 ends. Process 1 writes the moment it dies.
@@ -183,6 +185,27 @@ def check_search(out: Path, results: dict) -> None:
     )
 
 
+def check_suite(out: Path, restore: str, results: dict) -> None:
+    """``jaxlearn suite`` started as these processes: the first run computes SUITE_FIRST's
+    cells into ``out/suite``; a run with ``restore`` resumes that folder with SUITE_ALL."""
+    import io
+    from contextlib import redirect_stderr, redirect_stdout
+
+    from _multiprocess import SUITE_ALL, SUITE_ARGS, SUITE_FIRST
+
+    from jaxlearn import cli
+
+    first = restore == "-"
+    folder = (out if first else Path(restore)) / "suite"
+    rules = [a for r in (SUITE_FIRST if first else SUITE_ALL) for a in ("--rule", r)]
+    stdout, stderr = io.StringIO(), io.StringIO()
+    with redirect_stdout(stdout), redirect_stderr(stderr):
+        status = cli.main([*SUITE_ARGS, *rules, "--out", str(folder)])
+    results["suite"] = processes.gather(
+        {"status": status, "stdout": stdout.getvalue(), "stderr": stderr.getvalue()}
+    )
+
+
 def check_checkpoint(out: Path, restore: str, results: dict) -> None:
     """Save a training state sharded over the processes and read it back, or restore one
     saved by another number of processes onto this run's sharding; compared bit for bit
@@ -261,7 +284,8 @@ def scenario_train(out: Path, restore: str) -> None:
         steps += [("steps", lambda: check_steps(results)),
                   ("train_many", lambda: check_train_many(out, results)),
                   ("search", lambda: check_search(out, results))]  # fmt: skip
-    steps += [("checkpoint", lambda: check_checkpoint(out, restore, results)),
+    steps += [("suite", lambda: check_suite(out, restore, results)),
+              ("checkpoint", lambda: check_checkpoint(out, restore, results)),
               ("cells", lambda: check_cells(out, results, first=restore == "-"))]  # fmt: skip
     for name, step in steps:
         print(f"process {processes.index()}: {name}", file=sys.stderr, flush=True)

@@ -20,6 +20,8 @@ from _multiprocess import (
     CELLS,
     FIRST_RUN,
     SMALL_SEARCH,
+    SUITE_ALL,
+    SUITE_ARGS,
     WORKER,
     cell_value,
     launch,
@@ -219,6 +221,49 @@ def test_search_command_over_processes_writes_once_and_equals_one_process(
     np.testing.assert_array_equal(multi["weight_decay"], one["weight_decay"])
     n_val = one["config"]["validation_size"]
     np.testing.assert_allclose(multi["val_acc"], one["val_acc"], atol=1.5 / n_val)
+
+
+def _untimed(tree):
+    """A cell without its timings (the cell's, compilation's, per step), which differ between
+    any two runs, and without the bookkeeping a written cell carries (its configuration)."""
+    if isinstance(tree, dict):
+        return {k: _untimed(v) for k, v in tree.items()
+                if "seconds" not in k and k not in ("config", "hash", "fingerprint")}
+    return [_untimed(v) for v in tree] if isinstance(tree, list) else tree
+
+
+def test_suite_command_over_processes_spreads_cells_writes_once_and_resumes(runs):
+    """``jaxlearn suite`` started as 2 processes computes one cell on each, process 0 prints
+    and writes, process 1 neither; started as 4 on the same folder with two more rules, it
+    reads those 2 cells back and computes the new ones on processes 0 and 1. Every cell
+    equals one process's (here, in this process), bit for bit, timings apart."""
+    from jaxlearn.suite import runner
+
+    two, folder = runs["2x4"]
+    four, _ = runs["4x2"]
+    for results in (two, four):
+        assert [r["status"] for r in results["suite"]] == [0] * len(results["suite"]), (
+            results["suite"])
+        assert all(r["stdout"] == "" for r in results["suite"][1:]), results["suite"]
+    printed = two["suite"][0]["stdout"]
+    assert re.search(r"\[1/2\] book_function · SGD: [\d.]+ s \(process 0\)", printed), printed
+    assert re.search(r"\[2/2\] book_function · Adam: [\d.]+ s \(process 1\)", printed), printed
+    printed = four["suite"][0]["stdout"]
+    for k, name in ((1, "SGD"), (2, "Adam")):
+        assert f"[{k}/4] book_function · {name}: read back from" in printed, printed
+    assert re.search(r"\[3/4\] book_function · \S+: [\d.]+ s \(process 0\)", printed), printed
+    assert re.search(r"\[4/4\] book_function · \S+: [\d.]+ s \(process 1\)", printed), printed
+    out = folder / "suite"
+    assert len(list((out / "cells" / "book_function").glob("*.json"))) == len(SUITE_ALL)
+    assert {"suite.json", "suite.csv", "verdicts.json"} <= {p.name for p in out.iterdir()}
+    multi = json.loads((out / "suite.json").read_text())["cells"]["book_function"]
+    budget, seeds = (int(SUITE_ARGS[SUITE_ARGS.index(o) + 1]) for o in ("--budget", "--seeds"))
+    one = runner.run(SUITE_ALL, problems=["book_function"], budget=budget, seeds=seeds,
+                     quick=True, log=None, progress=False)["cells"]["book_function"]  # fmt: skip
+    assert list(multi) == list(one) == SUITE_ALL
+    for spec in SUITE_ALL:  # JSON text: NaN (a diverged trial) equals NaN
+        assert json.dumps(_untimed(multi[spec]), sort_keys=True) == json.dumps(
+            _untimed(one[spec]), sort_keys=True), spec
 
 
 def _partial(fn, **kw):
