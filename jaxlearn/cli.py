@@ -336,7 +336,103 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     _add_common(p, TRAINING)
     _search_options(p)
+    _suite_parser(sub)
     return parser
+
+
+# ---------------------------------------------------------------------------------------------
+# The optimizer benchmark suite
+# ---------------------------------------------------------------------------------------------
+
+
+def _names(text: str) -> list[str]:
+    return [n.strip() for n in text.split(",") if n.strip()]
+
+
+def _suite_parser(sub) -> None:
+    from jaxlearn.suite import runner as suite_run
+
+    p = sub.add_parser(
+        "suite", help="benchmark optimizers on several problems under one fair protocol",
+        description=_description("jaxlearn.suite"),
+        epilog="example:\n  jaxlearn suite --quick --rule adam "
+        "--rule optax:lion:learning_rate=1e-4",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )  # fmt: skip
+    p.add_argument(
+        "--rule", dest="rules", action="append", metavar="SPEC", required=True,
+        help="an optimizer (repeatable): NAME (sgd, momentum, nesterov, adagrad, rmsprop, adam), "
+        "NAME:key=value,..., optax:NAME[:...], optax.contrib:NAME[:...] or MODULE:FACTORY[:...]; "
+        "@SCHEDULE appends a learning-rate schedule (constant, warmup_cosine, linear_decay)",
+    )  # fmt: skip
+    p.add_argument("--problems", type=_names, metavar="LIST",
+                   help="comma-separated problem names (default: all of them)")  # fmt: skip
+    p.add_argument("--budget", type=_positive_int, metavar="K",
+                   help=f"tuning trials per optimizer and problem (default: "
+                   f"{suite_run.DEFAULT_BUDGET}; {suite_run.QUICK_BUDGET} with --quick)")
+    p.add_argument("--seeds", type=_positive_int, metavar="E",
+                   help=f"evaluation seeds of the chosen setting (default: "
+                   f"{suite_run.DEFAULT_SEEDS}; {suite_run.QUICK_SEEDS} with --quick)")
+    p.add_argument("--quick", action="store_true",
+                   help="the problems' quick variants (a smoke test)")  # fmt: skip
+    p.add_argument("--spaces", metavar="FILE",
+                   help="a JSON file {kind: search space} replacing default spaces")
+    p.add_argument("--out", default="out/suite", metavar="DIR",
+                   help="folder for the cells (resumable), suite.json, suite.csv, figures "
+                   "(default: out/suite)")  # fmt: skip
+    p.add_argument("--data-dir", metavar="DIR", help="a folder holding IDX files")
+    p.add_argument("--download", action="store_true", help="fetch missing data sets")
+    p.add_argument("--no-progress", dest="progress", action="store_false", default=None,
+                   help="no progress bars (default: shown on a terminal)")  # fmt: skip
+    p.add_argument("--debug", action="store_true", help="show tracebacks for errors")
+
+
+def _read_spaces(path: str | None) -> dict | None:
+    import json
+
+    if path is None:
+        return None
+    try:
+        spaces = json.loads(Path(path).read_text())
+    except OSError as e:
+        raise CLIError(f"--spaces {path}: cannot read it ({e.strerror or e})") from None
+    except json.JSONDecodeError as e:
+        raise CLIError(f"--spaces {path}: not JSON ({e})") from None
+    if not isinstance(spaces, dict):
+        raise CLIError(f"--spaces {path}: expected {{kind: space}}, got {type(spaces).__name__}")
+    return spaces
+
+
+def _suite(args: argparse.Namespace) -> int:
+    """``jaxlearn suite``: check everything, run the cells (resumable), print the table."""
+    from jaxlearn.data import DatasetError
+    from jaxlearn.experiments.specs import SpecError
+    from jaxlearn.suite import runner as suite_run
+    from jaxlearn.suite.results import table
+    from jaxlearn.suite.store import CellMismatch
+
+    _require("matplotlib", "the figures")
+    spaces = _read_spaces(args.spaces)
+    options = dict(problems=args.problems, budget=args.budget, seeds=args.seeds,
+                   quick=args.quick, spaces=spaces, data_dir=args.data_dir,
+                   download=args.download)  # fmt: skip
+    try:
+        suite_run.setup(args.rules, **options)  # every check, before any training
+    except SpecError as e:
+        raise CLIError(f"--rule {e}") from None
+    except DatasetError as e:
+        raise CLIError(f"{str(e).splitlines()[0]} (--data-dir DIR, or --download)") from None
+    except (ValueError, TypeError) as e:
+        raise CLIError(str(e)) from None
+    _prepare_out(args.out)
+    start = time.perf_counter()
+    try:
+        result = suite_run.run(args.rules, out=args.out, progress=args.progress, **options)
+    except CellMismatch as e:
+        raise CLIError(str(e)) from None
+    print(table(result), flush=True)
+    print(f"({time.perf_counter() - start:.1f} s)")
+    return 0
 
 
 # ---------------------------------------------------------------------------------------------
@@ -453,6 +549,8 @@ def run_experiment(name: str, args: argparse.Namespace, dataset: Any = None) -> 
 
 
 def _run(args: argparse.Namespace) -> int:
+    if args.command == "suite":
+        return _suite(args)
     names = list(EXPERIMENTS) if args.command == "all" else [args.command]
     experiments = [EXPERIMENTS[n] for n in names]
     # Every check first: options, specs, devices, extras, the output folder, then the data.
@@ -491,7 +589,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     debug = "--debug" in argv
     try:
         args = build_parser().parse_args(argv)
-        if args.command != "all":
+        if args.command not in ("all", "suite"):
             args.devices = getattr(args, "devices", None)
         return _run(args)
     except CLIError as e:
