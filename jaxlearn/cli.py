@@ -380,6 +380,19 @@ def _suite_parser(sub) -> None:
     p.add_argument("--out", default="out/suite", metavar="DIR",
                    help="folder for the cells (resumable), suite.json, suite.csv, figures "
                    "(default: out/suite)")  # fmt: skip
+    p.add_argument("--baseline", default="adam", metavar="SPEC",
+                   help="the optimizer every other is judged against (default: adam, the "
+                   "book's Adam, tuned)")  # fmt: skip
+    p.add_argument("--alpha", type=float, default=0.05,
+                   help="the verdicts' family-wise error rate, Holm over the problems "
+                   "(default: 0.05)")  # fmt: skip
+    refs = p.add_mutually_exclusive_group()
+    refs.add_argument("--rerun-references", dest="references", action="store_const",
+                      const="rerun", default="shipped",
+                      help="compute the reference optimizers (sgd, momentum, adam, "
+                      "optax:adamw) in this run instead of reading the shipped results")
+    refs.add_argument("--no-references", dest="references", action="store_const", const=None,
+                      help="compare only the optimizers given with --rule")  # fmt: skip
     p.add_argument("--data-dir", metavar="DIR", help="a folder holding IDX files")
     p.add_argument("--download", action="store_true", help="fetch missing data sets")
     p.add_argument("--no-progress", dest="progress", action="store_false", default=None,
@@ -404,34 +417,58 @@ def _read_spaces(path: str | None) -> dict | None:
 
 
 def _suite(args: argparse.Namespace) -> int:
-    """``jaxlearn suite``: check everything, run the cells (resumable), print the table."""
+    """``jaxlearn suite``: check everything, run the cells (resumable), print the tables and
+    the verdicts, write the report."""
     from jaxlearn.data import DatasetError
     from jaxlearn.experiments.specs import SpecError
     from jaxlearn.suite import runner as suite_run
+    from jaxlearn.suite.analysis import analyze
+    from jaxlearn.suite.references import ReferenceMismatch, load_references
+    from jaxlearn.suite.report import verdict_table, write_report
     from jaxlearn.suite.results import table
     from jaxlearn.suite.store import CellMismatch
 
     _require("matplotlib", "the figures")
+    if not 0 < args.alpha < 1:
+        raise CLIError(f"--alpha must lie in (0, 1), got {args.alpha}")
     spaces = _read_spaces(args.spaces)
     options = dict(problems=args.problems, budget=args.budget, seeds=args.seeds,
                    quick=args.quick, spaces=spaces, data_dir=args.data_dir,
                    download=args.download)  # fmt: skip
-    try:
-        suite_run.setup(args.rules, **options)  # every check, before any training
+    try:  # every check, before any training
+        problems, optimizers, config = suite_run.setup(args.rules, **options)
+        specs = [o.spec for o in optimizers]
+        if args.references == "shipped":
+            load_references(problems, config["budget"], config["seeds"], args.quick,
+                            skip=tuple(specs))  # fmt: skip
+        known = specs + (list(suite_run.REFERENCE_RULES) if args.references else [])
+        if args.baseline not in known:
+            raise CLIError(
+                f"--baseline {args.baseline}: not among the compared optimizers "
+                f"({', '.join(known)}); name one of them, or add it with --rule"
+            )
     except SpecError as e:
         raise CLIError(f"--rule {e}") from None
+    except ReferenceMismatch as e:
+        raise CLIError(str(e)) from None
     except DatasetError as e:
         raise CLIError(f"{str(e).splitlines()[0]} (--data-dir DIR, or --download)") from None
     except (ValueError, TypeError) as e:
         raise CLIError(str(e)) from None
-    _prepare_out(args.out)
+    out, _ = _prepare_out(args.out)
     start = time.perf_counter()
     try:
-        result = suite_run.run(args.rules, out=args.out, progress=args.progress, **options)
+        result = suite_run.run(args.rules, out=out, progress=args.progress,
+                               references=args.references, **options)  # fmt: skip
     except CellMismatch as e:
         raise CLIError(str(e)) from None
     print(table(result), flush=True)
-    print(f"({time.perf_counter() - start:.1f} s)")
+    analysis = analyze(result, baseline=args.baseline, alpha=args.alpha)
+    for report in verdict_table(result, analysis):
+        print()
+        print(report, flush=True)
+    written = [save_json(out / "verdicts.json", analysis), write_report(result, analysis, out)]
+    print(f"\nwrote {', '.join(str(p) for p in written)}  ({time.perf_counter() - start:.1f} s)")
     return 0
 
 
@@ -546,6 +583,8 @@ def run_experiment(name: str, args: argparse.Namespace, dataset: Any = None) -> 
     written.append(out / f"{name}.csv")
     print(f"wrote {', '.join(str(p) for p in written)}  ({time.perf_counter() - start:.1f} s)")
     return result
+
+
 
 
 def _run(args: argparse.Namespace) -> int:

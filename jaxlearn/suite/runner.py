@@ -22,6 +22,7 @@ from jaxlearn.suite.problem import Problem
 from jaxlearn.suite.problems import PROBLEMS, get
 from jaxlearn.suite.problems.images import ImageProblem
 from jaxlearn.suite.protocol import PROTOCOL_VERSION, run_cell
+from jaxlearn.suite.references import REFERENCE_RULES, load_references
 from jaxlearn.suite.results import provenance
 
 __all__ = ["DEFAULT_BUDGET", "DEFAULT_SEEDS", "QUICK_BUDGET", "QUICK_SEEDS", "run", "setup"]
@@ -106,7 +107,7 @@ def run(
     budget: int | None = None, seeds: int | None = None, quick: bool = False,
     out: str | Path | None = None, spaces: Mapping[str, Mapping] | None = None,
     data_dir: str | None = None, download: bool = False, progress: bool | None = None,
-    log: Callable[[str], None] | None = print,
+    references: str | None = None, log: Callable[[str], None] | None = print,
 ) -> dict:  # fmt: skip
     """Benchmark each optimizer of ``rules`` on each problem under the suite's protocol.
 
@@ -128,6 +129,10 @@ def run(
       data_dir, download: where the image problems find their data (or fetch it).
       progress: progress bars (default: on a terminal); ``log``: where to say what happens
         (None: silent).
+      references: add the tuned SGD, Momentum, Adam and AdamW
+        (:mod:`jaxlearn.suite.references`) to the comparison: ``'shipped'`` reads the cells
+        that ship with the package (no training; their K and E must be this run's),
+        ``'rerun'`` computes them in this run; None (default): only ``rules``.
 
     Returns:
       The result dict (:mod:`jaxlearn.suite.results`).
@@ -141,10 +146,20 @@ def run(
     (2, 2)
     """
     say = log or (lambda _: None)
+    if references not in (None, "shipped", "rerun"):
+        raise ValueError(f"references must be None, 'shipped' or 'rerun', got {references!r}")
+    rules = [rules] if isinstance(rules, str) else list(rules)
+    if references == "rerun":
+        rules += [r for r in REFERENCE_RULES if r not in rules]
     chosen, optimizers, config = setup(
         rules, problems=problems, budget=budget, seeds=seeds, quick=quick, spaces=spaces,
         data_dir=data_dir, download=download,
     )  # fmt: skip
+    shipped = None
+    if references == "shipped":
+        shipped = load_references(chosen, config["budget"], config["seeds"], quick,
+                                  skip=tuple(config["optimizers"]))  # fmt: skip
+    config["references"] = references
     config["hash"] = store.config_hash(config)
     result = {
         "protocol": PROTOCOL_VERSION, "provenance": provenance(), "config": config,
@@ -169,6 +184,14 @@ def run(
                 cell = store.write_cell(path, cell, cfg, digest)
             say(f"[{n}/{len(cells)}] {problem.name} · {optimizer.label}: {seconds:.1f} s")
         result["cells"][problem.name][optimizer.spec] = cell
+    if shipped is not None:  # the references' cells beside this run's, marked as such
+        for spec, info in shipped["optimizers"].items():
+            result["optimizers"][spec] = {**info, "reference": True}
+        for problem_name, cells in shipped["cells"].items():
+            result["cells"][problem_name].update(cells)
+        result["references"] = {"source": "shipped", "specs": list(shipped["optimizers"]),
+                                "provenance": shipped["provenance"]}  # fmt: skip
+        say(f"compared with the shipped references: {', '.join(shipped['optimizers'])}")
     if out is not None:
         from jaxlearn.suite.output import write_outputs
 

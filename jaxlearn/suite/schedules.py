@@ -43,8 +43,9 @@ def multiplier(kind: str, step: Array, total: int, warmup_fraction: Any = 0.0) -
         \tfrac12\bigl(1 + \cos(\pi\,\tfrac{t - w}{T - w})\bigr) & t \ge w \end{cases},
         \quad w = \mathrm{warmup\_fraction}\cdot T, \qquad s_\mathrm{lin}(t) = 1 - t/T
 
-    optax equivalents: ``optax.warmup_cosine_decay_schedule(0, η, w, T)`` (its ``warmup_steps``
-    must be a Python int; here it may be traced) and ``optax.linear_schedule(η, 0, T)``.
+    with w rounded down to whole steps. optax equivalents:
+    ``optax.warmup_cosine_decay_schedule(0, η, w, T)`` (its ``warmup_steps`` must be a Python
+    int; here the fraction may be traced) and ``optax.linear_schedule(η, 0, T)``.
 
     >>> [round(float(multiplier("warmup_cosine", jnp.float32(t), 100, 0.1)), 4)
     ...  for t in (0, 5, 10, 55, 100)]
@@ -58,7 +59,7 @@ def multiplier(kind: str, step: Array, total: int, warmup_fraction: Any = 0.0) -
     if kind == "linear_decay":
         return jnp.clip(1.0 - t / total, 0.0, 1.0)
     if kind == "warmup_cosine":
-        w = jnp.asarray(warmup_fraction, jnp.float32) * total
+        w = jnp.floor(jnp.asarray(warmup_fraction, jnp.float32) * total)  # whole steps
         warm = t / jnp.maximum(w, 1.0)
         progress = jnp.clip((t - w) / jnp.maximum(total - w, 1.0), 0.0, 1.0)
         return jnp.where(t < w, warm, 0.5 * (1.0 + jnp.cos(jnp.pi * progress)))
