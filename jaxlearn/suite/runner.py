@@ -93,7 +93,7 @@ def _problem_info(problem: Problem) -> dict:
         "description": problem.description, "version": problem.version,
         "target": problem.target._asdict(), "steps": problem.steps,
         "batch_size": problem.batch_size, "eval_every": problem.eval_every,
-        "identity": store.problem_identity(problem),
+        "fingerprint": store.problem_fingerprint(problem),
     }  # fmt: skip
 
 
@@ -170,9 +170,9 @@ def run(
     cells = [(p, o) for p in chosen for o in optimizers]
     for n, (problem, optimizer) in enumerate(cells, 1):
         cfg = store.cell_config(problem, optimizer, config["budget"], config["seeds"])
-        digest = store.config_hash(cfg)
+        digest, fingerprint = store.config_hash(cfg), store.problem_fingerprint(problem)
         path = None if out is None else store.cell_path(out, problem.name, optimizer.spec)
-        cell = None if path is None else store.read_cell(path, digest)
+        cell = None if path is None else store.read_cell(path, digest, fingerprint)
         if cell is not None:
             say(f"[{n}/{len(cells)}] {problem.name} · {optimizer.label}: read back from {path}")
         else:
@@ -181,7 +181,7 @@ def run(
             seconds = time.perf_counter() - start
             cell["seconds"] = seconds
             if path is not None:
-                cell = store.write_cell(path, cell, cfg, digest)
+                cell = store.write_cell(path, cell, cfg, digest, fingerprint)
             say(f"[{n}/{len(cells)}] {problem.name} · {optimizer.label}: {seconds:.1f} s")
         result["cells"][problem.name][optimizer.spec] = cell
     if shipped is not None:  # the references' cells beside this run's, marked as such

@@ -3,8 +3,8 @@
 A suite run writes each (problem, optimizer) cell to ``OUT/cells/PROBLEM/OPTIMIZER.json`` the
 moment it finishes (atomically: a killed run leaves whole files or none). Run again with the
 same ``out`` and every cell found there with the same *configuration hash* — a digest of
-everything that determines the cell's numbers: the protocol version, the problem's definition,
-the optimizer's spec, space and schedule, K and E — is read back instead of trained. A cell
+everything that determines the cell's numbers: the protocol version, the problem's name and
+version, the optimizer's spec, space and schedule, K and E — is read back instead of trained. A cell
 file whose hash differs is an error, not silently overwritten or mixed in.
 """
 
@@ -22,8 +22,8 @@ from jaxlearn.suite.optimizers import SuiteOptimizer
 from jaxlearn.suite.problem import Problem
 from jaxlearn.suite.protocol import PROTOCOL_VERSION
 
-__all__ = ["CellMismatch", "cell_config", "cell_path", "config_hash", "problem_identity",
-           "read_cell", "write_cell"]  # fmt: skip
+__all__ = ["CellMismatch", "cell_config", "cell_path", "config_hash", "problem_fingerprint",
+           "problem_identity", "read_cell", "write_cell"]  # fmt: skip
 
 
 class CellMismatch(ValueError):
@@ -31,10 +31,18 @@ class CellMismatch(ValueError):
 
 
 def problem_identity(problem: Problem) -> dict[str, Any]:
-    """What defines a problem's numbers: its class and every compared field (``repr``)."""
+    """What names a problem's numbers: its name, version and variant. A change to a problem
+    that changes its results bumps its version (the shipped references' test compares
+    :func:`problem_fingerprint` with theirs, so a change without a bump fails there)."""
+    return {"name": problem.name, "version": problem.version, "quick": problem.is_quick}
+
+
+def problem_fingerprint(problem: Problem) -> str:
+    """A digest of the problem's whole definition: its class and every compared field."""
     fields = {f.name: repr(getattr(problem, f.name)) for f in dataclasses.fields(problem)
               if f.compare}  # fmt: skip
-    return {"class": f"{type(problem).__module__}.{type(problem).__qualname__}", **fields}
+    return config_hash({"class": f"{type(problem).__module__}.{type(problem).__qualname__}",
+                        **fields})  # fmt: skip
 
 
 def cell_config(problem: Problem, optimizer: SuiteOptimizer, budget: int, seeds: int) -> dict:
@@ -75,9 +83,10 @@ def cell_path(out: str | Path, problem: str, optimizer: str) -> Path:
     return Path(out) / "cells" / _slug(problem) / f"{_slug(optimizer)}-{digest}.json"
 
 
-def read_cell(path: Path, expected_hash: str) -> dict | None:
-    """The cell stored at ``path`` if its hash is ``expected_hash``; None when there is no
-    file; CellMismatch when there is one made with another configuration."""
+def read_cell(path: Path, expected_hash: str, fingerprint: str | None = None) -> dict | None:
+    """The cell stored at ``path`` if its hash is ``expected_hash`` (and its problem's
+    :func:`problem_fingerprint` is ``fingerprint``, when given); None when there is no file;
+    CellMismatch when there is one made with another configuration."""
     if not path.exists():
         return None
     try:
@@ -91,11 +100,17 @@ def read_cell(path: Path, expected_hash: str) -> dict | None:
             f"{path} was made with another configuration (hash {stored.get('hash')}, this run "
             f"{expected_hash}): use another --out, or delete the file to recompute it"
         )
+    if fingerprint is not None and stored.get("fingerprint") != fingerprint:
+        raise CellMismatch(
+            f"{path} was made with another definition of problem {stored['problem']} of the "
+            "same version: use another --out, or delete the file to recompute it"
+        )
     return stored
 
 
-def write_cell(path: Path, cell: dict, config: dict, digest: str) -> dict:
-    """Write ``cell`` with its configuration and hash, whole or not at all; returns it."""
-    stored = {**cell, "config": config, "hash": digest}
+def write_cell(path: Path, cell: dict, config: dict, digest: str, fingerprint: str) -> dict:
+    """Write ``cell`` with its configuration, hash and problem fingerprint, whole or not at
+    all; returns what was written."""
+    stored = {**cell, "config": config, "hash": digest, "fingerprint": fingerprint}
     save_json(path, stored)
     return stored
