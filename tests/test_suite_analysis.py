@@ -94,3 +94,26 @@ def test_the_analysis_refuses_an_unknown_baseline(result):
 def test_references_of_another_budget_are_refused_with_the_fix():
     with pytest.raises(ReferenceMismatch, match="--rerun-references"):
         load_references(PROBLEMS, budget=3, seeds=2, quick=True)
+
+
+@pytest.mark.parametrize("quick", [True, False], ids=["quick", "full"])
+def test_the_shipped_references_are_this_versions(quick):
+    """Every shipped cell has the configuration hash this version computes (protocol, problem
+    name and version, space, K, E) and its problem's current definition: a change to a problem
+    or a default space without new references (or a version bump) fails here."""
+    from jaxlearn.suite import PROBLEMS
+    from jaxlearn.suite.references import REFERENCE_RULES, _read
+    from jaxlearn.suite.store import problem_fingerprint
+
+    shipped = _read(quick)
+    assert shipped is not None, "jaxlearn/suite/references/ lacks its file"
+    problems = [p.quick() if quick else p for p in PROBLEMS.values()]
+    k, e = shipped["config"]["budget"], shipped["config"]["seeds"]
+    assert (k, e) == ((4, 2) if quick else (16, 5))
+    loaded = load_references(problems, k, e, quick)  # raises on any stale cell
+    for problem in problems:
+        for spec in REFERENCE_RULES:
+            cell = loaded["cells"][problem.name][spec]
+            assert cell["fingerprint"] == problem_fingerprint(problem), (problem.name, spec)
+            if cell["eval"] is not None:  # None only when every trial diverged
+                assert len(cell["eval"]["final"]["test"]) == e

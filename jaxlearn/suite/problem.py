@@ -90,8 +90,9 @@ class Problem:
         target): stored results of another version are not compared with new ones.
       batch_size, steps, eval_every: the budget; ``eval_every`` must divide ``steps``.
       target: the validation :class:`Target`.
-      quick_steps, quick_target: the step budget and target of :meth:`quick` (the target of
-        the full problem is rarely reached in a smoke test's budget).
+      quick_steps, quick_batch_size, quick_target: the step budget, batch size and target of
+        :meth:`quick` (the target of the full problem is rarely reached in a smoke test's
+        budget).
       eval_batch_size: evaluate this many examples at a time (memory), or a whole split.
       replace: draw mini-batches with replacement (the book's way); default: each epoch walks
         a fresh permutation of the training split, as DeepOBS and AlgoPerf do.
@@ -106,6 +107,7 @@ class Problem:
     eval_every: int = 100
     target: Target = Target("loss", "min", 0.0)
     quick_steps: int | None = None
+    quick_batch_size: int | None = None
     quick_target: Target | None = None
     eval_batch_size: int | None = None
     replace: bool = False
@@ -160,7 +162,7 @@ class Problem:
             every -= 1
         return dataclasses.replace(
             self, steps=steps, eval_every=every, target=self.quick_target or self.target,
-            is_quick=True,
+            batch_size=self.quick_batch_size or self.batch_size, is_quick=True,
         )  # fmt: skip
 
     def check(self) -> None:
