@@ -73,7 +73,7 @@ def test_tuning_curves_and_sensitivity_read_every_trial(result, analysis):
 
 def test_the_verdict_table_names_each_problem(result, analysis):
     text = "\n".join(str(r) for r in verdict_table(result, analysis))
-    assert "sgd:lr=1e-5 against Adam" in text
+    assert "SGD lr=1e-05 against Adam" in text
     assert text.count("worse") >= 2 and "quadratic" in text and "book_function" in text
 
 

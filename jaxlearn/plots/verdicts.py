@@ -11,7 +11,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from jaxlearn.experiments.common import display
+from jaxlearn.experiments.display import display
 from jaxlearn.plots.style import RULE_COLORS, curve_colors, pyplot
 
 #: Colour of each verdict (Okabe–Ito): better, not distinguishable, worse.

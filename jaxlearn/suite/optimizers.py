@@ -21,7 +21,6 @@ from typing import Any
 
 import optax
 
-from jaxlearn.experiments.common import display
 from jaxlearn.experiments.specs import Entry, SpecError, parse_spec
 from jaxlearn.suite.schedules import SCHEDULE_SPACES, SCHEDULES, with_schedule
 from jaxlearn.suite.spaces import SearchSpace, default_space
@@ -133,6 +132,7 @@ def resolve(spec: str, spaces: Mapping[str, Mapping] | None = None) -> SuiteOpti
             f"{spec!r}: a {schedule} schedule needs a learning rate ({entry.lr_name}) in the "
             "space or the spec"
         )
-    label = display(text) if text == (entry.rule or "") else text
+    pinned_lr = entry.kwargs.get(entry.lr_name) if entry.lr_name else None
+    label = entry.name + ("" if pinned_lr is None else f" {entry.lr_name}={pinned_lr:g}")
     label += "" if schedule == "constant" else f" @{schedule}"
     return SuiteOptimizer(spec, label, kind, entry, schedule, space)

@@ -71,8 +71,8 @@ def load_references(
     specs = [s for s in REFERENCE_RULES if s not in skip]
     out: dict[str, Any] = {"optimizers": {}, "cells": {},
                            "provenance": shipped["provenance"]}  # fmt: skip
-    for spec in specs:
-        out["optimizers"][spec] = shipped["optimizers"][spec]
+    for spec in specs:  # labels as this version spells them (they are not part of the hash)
+        out["optimizers"][spec] = {**shipped["optimizers"][spec], "label": resolve(spec).label}
     for problem in problems:
         stored = shipped["cells"].get(problem.name)
         if stored is None:
