@@ -112,9 +112,11 @@ def test_a_chosen_value_at_the_edge_of_its_range_is_flagged():
 def test_trials_are_scipys_scrambled_halton_points():
     from scipy.stats import qmc
 
-    space = SearchSpace.from_json({"a": {"min": 0.0, "max": 2.0},
-                                   "b": {"min": 1e-3, "max": 1e-1, "scaling": "log"},
-                                   "c": {"min": 0.9, "max": 0.999, "scaling": "log1m"}})  # fmt: skip
+    space = SearchSpace.from_json({
+        "a": {"min": 0.0, "max": 2.0},
+        "b": {"min": 1e-3, "max": 1e-1, "scaling": "log"},
+        "c": {"min": 0.9, "max": 0.999, "scaling": "log1m"},
+    })  # fmt: skip
     u = qmc.Halton(d=3, scramble=True, seed=0).random(8)
     trials = space.sample(8)
     np.testing.assert_allclose([t["a"] for t in trials], 2 * u[:, 0])

@@ -154,9 +154,10 @@ for measure, name in (("final", "final test metric"), ("steps", "steps to target
         f"{counts.get(k, 0)} {k}" for k in ("better", "not distinguishable", "worse"))
         + f" (of {len(verdicts)} problems)")
 score, iqm = analysis["score"], analysis["iqm"]
-print(f"profile score: Lion {score['optax:lion']:.2f}, Adam {score['adam']:.2f}; "
-      f"IQM: Lion {iqm['optax:lion']['iqm']:.2f} {tuple(round(c, 2) for c in iqm['optax:lion']['ci'])}, "
-      f"Adam {iqm['adam']['iqm']:.2f} {tuple(round(c, 2) for c in iqm['adam']['ci'])}")
+for spec in ("optax:lion", "adam"):
+    low, high = iqm[spec]["ci"]
+    print(f"{labels[spec]}: profile score {score[spec]:.2f}, "
+          f"IQM {iqm[spec]['iqm']:.2f} [{low:.2f}, {high:.2f}]")
 
 # The notebook's outcome, checked: every problem got a verdict on both measures, from the
 # shipped references (not re-run), and no optimizer has the best mean final test metric on
