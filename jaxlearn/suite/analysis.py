@@ -8,7 +8,9 @@ applies the statistics of :mod:`jaxlearn.suite.stats`, :mod:`~jaxlearn.suite.pro
 
 - **per problem**, each optimizer A against the baseline B over the E paired evaluation seeds:
   the difference of the means of the final test metric and of steps to target, each with its
-  paired bootstrap interval, P(A better than B), the paired t-test, and a verdict —
+  paired bootstrap interval, P(A better than B), the paired t-test (its spread at least the
+  measure's own rounding: one test example of an accuracy, one evaluation interval of steps
+  to target), and a verdict —
   better / not distinguishable / worse — with Holm's correction across the problems at α. A
   run without a value counts as its metric at step 0 (diverged: no progress) or as the step
   budget (target missed);
@@ -97,12 +99,15 @@ def analyze(
             start = np.where(np.isfinite(start), start, start_b)  # paired: the same at step 0
             if not np.isfinite(start).all():
                 continue  # neither optimizer has evaluation runs here: nothing to compare
+            counting = target["metric"] in info.get("counting_metrics", ())
             finals[problem] = stats.compare_paired(
-                a, b, higher_is_better=higher, missing=start, n_resamples=n_resamples
-            )
+                a, b, higher_is_better=higher, missing=start, n_resamples=n_resamples,
+                resolution=1 / info["sizes"]["test"] if counting else 0.0,
+            )  # fmt: skip
             steps[problem] = stats.compare_paired(
                 _steps(cells.get(spec), seeds), _steps(cells.get(baseline), seeds),
                 higher_is_better=False, missing=budget, n_resamples=n_resamples,
+                resolution=info["eval_every"],
             )  # fmt: skip
         out["final"][spec] = stats.verdicts(finals, alpha=alpha) if finals else {}
         out["steps"][spec] = stats.verdicts(steps, alpha=alpha) if steps else {}

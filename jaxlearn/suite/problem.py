@@ -41,7 +41,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from typing import Any, Literal, NamedTuple
+from typing import Any, ClassVar, Literal, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -113,6 +113,9 @@ class Problem:
     replace: bool = False
     is_quick: bool = False
     description: str = ""
+    #: Metrics that are means of 0/1 indicators (an accuracy): on n examples they move in steps
+    #: of 1/n, which the verdicts' paired test takes into account.
+    counting_metrics: ClassVar[tuple[str, ...]] = ("accuracy",)
 
     # -- the model: what the training core calls ------------------------------------------------
 

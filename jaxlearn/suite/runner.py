@@ -94,6 +94,8 @@ def _problem_info(problem: Problem) -> dict:
         "target": problem.target._asdict(), "steps": problem.steps,
         "batch_size": problem.batch_size, "eval_every": problem.eval_every,
         "fingerprint": store.problem_fingerprint(problem),
+        "sizes": {split: len(x) for split, (x, _) in problem.data().items()},
+        "counting_metrics": list(problem.counting_metrics),
     }  # fmt: skip
 
 
