@@ -38,6 +38,9 @@ from jaxlearn import checkpoint
 from jaxlearn.checkpoint import CheckpointError
 from jaxlearn.train import processes
 
+#: The tests of several processes (most start them): `-m "not multiprocess"` leaves them out.
+pytestmark = pytest.mark.multiprocess
+
 RUNS = {"2x4": (2, 4), "4x2": (4, 2)}
 
 
