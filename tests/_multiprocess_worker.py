@@ -65,7 +65,7 @@ def check_rules(out: Path, results: dict) -> None:
         assert r.params["W1"].sharding.is_fully_replicated
         assert not r.params["W1"].is_fully_addressable  # spans the processes
         records.update(run_record(f"{name}/multi", r))
-        if name == "adam" and processes.count() == 2:  # ZeRO-1 over the processes' devices
+        if name == "adam" and processes.process_count() == 2:  # ZeRO-1 over the processes' devices
             zero = train(net, params, state, opt, data, mesh=D, shard_opt_state=True, **kw)
             results["zero"] = {"adam": zero_record(r, zero)}
     if processes.is_writer():
@@ -240,7 +240,7 @@ def check_checkpoint(out: Path, restore: str, results: dict) -> None:
 def check_cells(out: Path, results: dict, first: bool) -> None:
     """processes' share/gather/broadcast/map_cells with plain Python callables, and a run
     resumed with another number of processes (files written by process 0 alone)."""
-    n, me = processes.count(), processes.index()
+    n, me = processes.process_count(), processes.process_index()
     results["share"] = processes.gather(processes.share(CELLS))
     results["gather"] = processes.gather({"index": me, "pair": (me, me * 10)})
     results["broadcast"] = processes.gather(processes.broadcast({"from": me, "n": n}))
@@ -275,7 +275,7 @@ def check_cells(out: Path, results: dict, first: bool) -> None:
 
 
 def scenario_train(out: Path, restore: str) -> None:
-    results: dict = {"processes": processes.count(), "devices": jax.device_count(),
+    results: dict = {"processes": processes.process_count(), "devices": jax.device_count(),
                      "local_devices": jax.local_device_count(), "seconds": {}}  # fmt: skip
     steps = [("errors", lambda: check_errors(results)),
              ("rules", lambda: check_rules(out, results)),
@@ -288,7 +288,7 @@ def scenario_train(out: Path, restore: str) -> None:
               ("checkpoint", lambda: check_checkpoint(out, restore, results)),
               ("cells", lambda: check_cells(out, results, first=restore == "-"))]  # fmt: skip
     for name, step in steps:
-        print(f"process {processes.index()}: {name}", file=sys.stderr, flush=True)
+        print(f"process {processes.process_index()}: {name}", file=sys.stderr, flush=True)
         start = time.perf_counter()
         step()
         results["seconds"][name] = round(time.perf_counter() - start, 1)
@@ -307,15 +307,15 @@ def scenario_die(out: Path, where: str) -> None:
     if where == "collective":
         net, params, state = network()
         for call in range(1000):  # data-parallel training over both processes' devices
-            if call == 1 and processes.index() == 1:
+            if call == 1 and processes.process_index() == 1:
                 time.sleep(0.5)  # process 0 is in its second run's collectives by now
                 die()
             train(net, params, state, "sgd", problem(), key=jax.random.key(0),
                   iterations=200, batch_size=32, mesh=D, progress=False)  # fmt: skip
-            print(f"process {processes.index()}: run {call} done", flush=True)
+            print(f"process {processes.process_index()}: run {call} done", flush=True)
     else:
         processes.barrier()  # both are up
-        if processes.index() == 1:
+        if processes.process_index() == 1:
             die()
         print("process 0: waiting for cell 1", flush=True)
         processes.map_cells(lambda c: c, [0, 1])  # waits for cell 1, which process 1 owns

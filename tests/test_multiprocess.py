@@ -489,7 +489,7 @@ def test_launch_from_env_reads_jax_and_slurm_variables():
 
 
 def test_collectives_on_one_process_are_local_and_json_decoded():
-    assert processes.count() == 1 and processes.is_writer() and processes.owner(5, 2) == 1
+    assert processes.process_count() == 1 and processes.is_writer() and processes.owner(5, 2) == 1
     assert processes.gather((1, 2.5)) == [[1, 2.5]]  # a tuple comes back as a list, as on N
     assert processes.broadcast({"a": (1,)}) == {"a": [1]}
     with pytest.raises(TypeError, match="the result of cell 0 must be JSON-able"):

@@ -224,7 +224,7 @@ def run(
             cell = store.write_cell(path, cell, cfg, store.config_hash(cfg),
                                     store.problem_fingerprint(problem))  # fmt: skip
         finished[k] = cell
-        where = f" (process {processes.owner(i)})" if processes.count() > 1 else ""
+        where = f" (process {processes.owner(i)})" if processes.process_count() > 1 else ""
         say(f"[{k + 1}/{len(cells)}] {problem.name} · {optimizer.label}: "
             f"{cell['seconds']:.1f} s{where}")  # fmt: skip
 

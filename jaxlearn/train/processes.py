@@ -50,7 +50,7 @@ import threading
 import time
 import traceback
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import Any, TypeVar
+from typing import Any
 
 import jax
 
@@ -61,21 +61,20 @@ __all__ = [
     "ProcessError",
     "barrier",
     "broadcast",
-    "count",
     "describe_failure",
     "finish",
     "gather",
-    "index",
     "initialize_from_env",
     "is_writer",
     "launch_from_env",
     "map_cells",
     "owner",
+    "process_count",
+    "process_index",
     "session",
     "share",
 ]
 
-T = TypeVar("T")
 
 #: Seconds a process waits for the others to start (and for the coordinator) before it stops.
 TIMEOUT = 60.0
@@ -253,7 +252,7 @@ def initialize_from_env(
 
     Call it first, before any other JAX call (JAX refuses to start its distributed runtime
     once a computation ran). Does nothing and returns 1 when the environment names no run
-    (or one of 1 process); returns :func:`count` when JAX is already initialized.
+    (or one of 1 process); returns :func:`process_count` when JAX is already initialized.
 
     Args:
       timeout: seconds to wait for the coordinator and for every process to connect. A wrong
@@ -331,19 +330,19 @@ def initialize_from_env(
 # ---------------------------------------------------------------------------------------------
 
 
-def count() -> int:
+def process_count() -> int:
     """The number of processes (``jax.process_count()``; 1 without ``jax.distributed``).
 
-    >>> count()
+    >>> process_count()
     1
     """
     return jax.process_count()
 
 
-def index() -> int:
-    """This process's index, 0..count()-1 (``jax.process_index()``).
+def process_index() -> int:
+    """This process's index, 0..process_count()-1 (``jax.process_index()``).
 
-    >>> index()
+    >>> process_index()
     0
     """
     return jax.process_index()
@@ -355,28 +354,28 @@ def is_writer() -> bool:
     >>> is_writer()
     True
     """
-    return index() == 0
+    return process_index() == 0
 
 
 def owner(cell: int, processes: int | None = None) -> int:
     """The process that computes cell number ``cell``: ``cell % processes`` (default
-    :func:`count`), as :func:`share` and :func:`map_cells` assign them.
+    :func:`process_count`), as :func:`share` and :func:`map_cells` assign them.
 
     >>> [owner(i, 3) for i in range(7)]
     [0, 1, 2, 0, 1, 2, 0]
     """
-    return cell % (count() if processes is None else processes)
+    return cell % (process_count() if processes is None else processes)
 
 
-def share(cells: Sequence[T]) -> list[T]:
-    """This process's cells: every :func:`count`-th one from number :func:`index` on
-    (``cells[index()::count()]``). Deterministic: the same list gives the same shares on
-    every process, and the shares cover it exactly once.
+def share(cells: Sequence[Any]) -> list[Any]:
+    """This process's cells: every :func:`process_count`-th one from number
+    :func:`process_index` on (``cells[process_index()::process_count()]``). Deterministic: the
+    same list gives the same shares on every process, and the shares cover it exactly once.
 
     >>> share(['a', 'b', 'c'])       # one process: all of them
     ['a', 'b', 'c']
     """
-    return list(cells)[index() :: count()]
+    return list(cells)[process_index() :: process_count()]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -400,7 +399,7 @@ def _decode(data: bytes) -> Any:
 
 def _client() -> Any:
     client = distributed_client()
-    if client is None:  # pragma: no cover - count() > 1 implies a client
+    if client is None:  # pragma: no cover - process_count() > 1 implies a client
         raise ProcessError("jax.distributed is not initialized: call initialize_from_env()")
     return client
 
@@ -439,14 +438,14 @@ def gather(value: Any) -> list | None:
     [{'loss': 0.5}]
     """
     data = _encode(value, "gather's value")
-    if count() == 1:
+    if process_count() == 1:
         return [_decode(data)]
     call = next(_calls)
-    if index() != 0:
-        _client().key_value_set_bytes(_key(call, str(index())), data)
+    if process_index() != 0:
+        _client().key_value_set_bytes(_key(call, str(process_index())), data)
         return None
     out = [_decode(data)]
-    for p in range(1, count()):
+    for p in range(1, process_count()):
         out.append(_decode(_wait(_key(call, str(p)))))
         _client().key_value_delete(_key(call, str(p)))
     return out
@@ -460,12 +459,12 @@ def broadcast(value: Any) -> Any:
     >>> broadcast(['cell-1', 'cell-2'])
     ['cell-1', 'cell-2']
     """
-    if count() == 1 or index() == 0:
+    if process_count() == 1 or process_index() == 0:
         data = _encode(value, "broadcast's value")
-    if count() == 1:
+    if process_count() == 1:
         return _decode(data)
     call = next(_calls)
-    if index() == 0:
+    if process_index() == 0:
         _client().key_value_set_bytes(_key(call, "value"), data)
         return _decode(data)
     return _decode(_wait(_key(call, "value")))
@@ -476,7 +475,7 @@ def barrier() -> None:
 
     >>> barrier()   # one process: returns at once
     """
-    if count() == 1:
+    if process_count() == 1:
         return
     call = next(_calls)
     # As long as it takes: a process that died ends the others through the heartbeat.
@@ -492,9 +491,9 @@ def map_cells(
     """``[fn(c) for c in cells]`` spread over the processes; the list on process 0, None on
     the others.
 
-    Cell ``i`` is computed by process ``i % count()`` (:func:`owner`), so each cell is computed
-    once, by one process, as one process computes it: the results are the same on any number
-    of processes. ``fn``'s results must be JSON-able; they are returned JSON-decoded.
+    Cell ``i`` is computed by process ``i % process_count()`` (:func:`owner`), so each cell is
+    computed once, by one process, as one process computes it: the results are the same on any
+    number of processes. ``fn``'s results must be JSON-able; they are returned JSON-decoded.
 
     ``on_result(i, result)`` runs on process 0 once per cell, as results arrive (process 0's
     own cells as it finishes them, the others' between its cells and at the end): write each
@@ -511,7 +510,7 @@ def map_cells(
     [0, 1, 2]
     """
     cells = list(cells)
-    n, me = count(), index()
+    n, me = process_count(), process_index()
     results: list[Any] = [None] * len(cells)
 
     def deliver(i: int, data: bytes) -> None:
@@ -628,6 +627,6 @@ def describe_failure(error: BaseException) -> str | None:
         return None
     first = text.strip().splitlines()[0] if text.strip() else type(error).__name__
     return (
-        f"process {index()} of {count()}: another process of this jax.distributed run stopped "
-        f"or failed ({first}); every process stops"
+        f"process {process_index()} of {process_count()}: another process of this "
+        f"jax.distributed run stopped or failed ({first}); every process stops"
     )
