@@ -65,6 +65,15 @@ def _version(package: str) -> str | None:
         return None
 
 
+def count(n: int, noun: str) -> str:
+    """A count with its noun in the right number.
+
+    >>> count(1, "problem"), count(9, "problem")
+    ('1 problem', '9 problems')
+    """
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
 def _values(values: Any) -> np.ndarray:
     return np.array([np.nan if v is None else v for v in values], np.float64)
 
@@ -127,8 +136,9 @@ def table(result: dict) -> Report:
         f"{p['target']['value']:g}" for name, p in result["problems"].items()
     )  # fmt: skip
     title = (
-        f"Optimizer suite: {len(result['problems'])} problems, K = {config['budget']} tuning "
-        f"trials, E = {config['seeds']} evaluation seeds{' (quick)' if config['quick'] else ''}"
+        f"Optimizer suite: {count(len(result['problems']), 'problem')}, "
+        f"K = {config['budget']} tuning trials, E = {config['seeds']} evaluation seeds"
+        f"{' (quick)' if config['quick'] else ''}"
     )
     notes = [
         "setting: the chosen trial's hyper-parameters (! = in the outer tenth of its range)",
