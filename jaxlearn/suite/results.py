@@ -94,6 +94,20 @@ def _steps(values: list) -> str:
         f"∞ ({len(hits)}/{len(values)})"  # fmt: skip
 
 
+def _value(value: Any) -> str:
+    """Three significant digits — of ``1 - value`` for a value just below 1 (a β₂ of 0.99974
+    is not "1").
+
+    >>> _value(0.0014011), _value(0.99973838), _value(0.9), _value(3)
+    ('0.0014', '0.999738', '0.9', '3')
+    """
+    if not isinstance(value, float):
+        return str(value)
+    if 0.9 < value < 1:
+        return f"{value:.{2 - int(np.floor(np.log10(1 - value)))}f}".rstrip("0")
+    return f"{value:.3g}"
+
+
 def _setting(cell: dict, names: tuple[str, ...]) -> str:
     chosen = cell["chosen"]
     if chosen is None:
@@ -101,8 +115,7 @@ def _setting(cell: dict, names: tuple[str, ...]) -> str:
     parts = []
     for name in names:
         value = chosen["hyperparams"][name]
-        text = f"{value:.3g}" if isinstance(value, float) else str(value)
-        parts.append(f"{name}={text}{'!' if name in chosen['boundary'] else ''}")
+        parts.append(f"{name}={_value(value)}{'!' if name in chosen['boundary'] else ''}")
     return " ".join(parts)
 
 
