@@ -19,17 +19,11 @@ import sys
 from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 
-KERNELS = "jaxlearn/optim/native/kernels.cc"
-#: The handlers and the info function kernels.cc exports (the linker needs them on Windows).
-SYMBOLS = [
-    "JaxlearnSgdStep",
-    "JaxlearnMomentumStep",
-    "JaxlearnNesterovStep",
-    "JaxlearnAdagradStep",
-    "JaxlearnRmspropStep",
-    "JaxlearnAdamStep",
-    "JaxlearnKernelsInfo",
-]
+NATIVE = "jaxlearn/optim/native"
+#: What kernels.cc exports besides PyInit__kernels (the linker needs the list on Windows): the
+#: table of kernels, each kernel's handler by its row, and the build line. The kernels themselves
+#: are rows of that table, so adding one changes nothing here.
+SYMBOLS = ["JaxlearnKernelTable", "JaxlearnKernelHandler", "JaxlearnKernelsInfo"]
 #: Flags, on purpose:
 #: -O3: the loops must vectorise (checked with -fopt-info-vec when they change); -g0: no debug
 #:   information (a 2 MB library becomes a small one);
@@ -86,15 +80,15 @@ class OptionalKernels(build_ext):
             skip(f"{type(err).__name__}: {err}")
 
     def get_export_symbols(self, ext: Extension) -> list[str]:
-        return super().get_export_symbols(ext) + SYMBOLS  # PyInit__kernels and the handlers
+        return super().get_export_symbols(ext) + SYMBOLS  # and PyInit__kernels
 
 
 setup(
     ext_modules=[
         Extension(
             "jaxlearn.optim.native._kernels",
-            sources=[KERNELS],
-            depends=["jaxlearn/optim/native/loops.inc"],
+            sources=[f"{NATIVE}/kernels.cc"],
+            depends=[f"{NATIVE}/loops.inc", f"{NATIVE}/storage.h"],
             language="c++",
             optional=True,
             py_limited_api=True,  # no Python API used beyond an empty module: one build per OS/CPU

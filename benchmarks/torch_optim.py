@@ -8,7 +8,8 @@ sections say so.
 Each rule's PyTorch twin moves the same arrays per parameter as jaxlearn's (the formulas differ
 in details: PyTorch's momentum is ``v = μv + g; W -= η v``, its Adam adds ε to the corrected
 root), which is what a time comparison needs. ``fused=True`` exists for SGD (with or without
-momentum, Nesterov included), AdaGrad and Adam; RMSprop has loop and foreach only.
+momentum, Nesterov included: ``SGD(nesterov=True, fused=True)``), AdaGrad and Adam; RMSprop has
+loop and foreach only.
 """
 
 from __future__ import annotations
@@ -97,17 +98,18 @@ def runners(rule: str, params: list[np.ndarray], grads: list[np.ndarray]) -> lis
     return out
 
 
-def triad_runner(n: int) -> TorchRunner | None:
-    """``a += s * b`` over ``n`` float32 with ``torch.Tensor.add_`` (one multi-threaded,
-    vectorised pass over 3 arrays: PyTorch's bandwidth on this machine); None without torch."""
+def axpy_runner(n: int) -> TorchRunner | None:
+    """The in-place axpy ``y += s * x`` over ``n`` float32 with ``torch.Tensor.add_`` (one
+    multi-threaded, vectorised pass over 3 arrays: PyTorch's rate on this machine); None
+    without torch."""
     if unavailable():
         return None
     import torch
 
-    a, b = torch.ones(n), torch.full((n,), 1e-3)
+    y, x = torch.ones(n), torch.full((n,), 1e-3)
 
-    class _Triad:
+    class _Axpy:
         def step(self):
-            a.add_(b, alpha=0.999)
+            y.add_(x, alpha=0.999)
 
-    return TorchRunner("triad torch a+=s*b", _Triad(), [a])
+    return TorchRunner("torch axpy", _Axpy(), [y])

@@ -7,8 +7,8 @@ The top level holds the chapter's API; the rest lives in submodules: :mod:`jaxle
 layers and the book's network, :mod:`jaxlearn.nn.mlp`), :mod:`jaxlearn.train` (compiled
 training runs), :mod:`jaxlearn.experiments` and :mod:`jaxlearn.plots` (the chapter's
 experiments and figures), :mod:`jaxlearn.data`, :mod:`jaxlearn.checkpoint`,
-:mod:`jaxlearn.optim` (the rules' machinery, ``inject_hyperparams``) and :mod:`jaxlearn.fast`
-(the performance entry points).
+:mod:`jaxlearn.optim` (the rules' machinery: ``inject_hyperparams``, and the fused step
+``update_and_apply``, ``fused_step``, ``make_step`` and flat mode, with their native kernels).
 
 >>> import jax.numpy as jnp, jaxlearn as jl
 >>> opt = jl.momentum()            # the book's defaults: lr=0.01, momentum=0.9
@@ -18,7 +18,7 @@ experiments and figures), :mod:`jaxlearn.data`, :mod:`jaxlearn.checkpoint`,
 Array([-0.01, -0.01], dtype=float32)
 """
 
-from jaxlearn import checkpoint, data, fast, initializers, nn, optim
+from jaxlearn import checkpoint, data, initializers, nn, optim
 from jaxlearn.nn import add_weight_decay, batch_norm, batchnorm_init, dropout, l2_penalty
 from jaxlearn.optim import (
     RULES,
@@ -29,7 +29,6 @@ from jaxlearn.optim import (
     nesterov,
     rmsprop,
     sgd,
-    update_and_apply,
 )
 from jaxlearn.optim.nonfinite import (
     NonFiniteGradientError,
@@ -54,7 +53,6 @@ __all__ = [
     "checkpoint",
     "data",
     "dropout",
-    "fast",
     "initializers",
     "l2_penalty",
     "momentum",
@@ -64,5 +62,4 @@ __all__ = [
     "rmsprop",
     "sgd",
     "skip_nonfinite",
-    "update_and_apply",
 ]

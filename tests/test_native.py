@@ -1,16 +1,15 @@
 """The native CPU kernels (jaxlearn/optim/native) against the XLA path they replace.
 
-Each comparison runs the same jitted step twice: once through the kernels and once with
-``JAXLEARN_NATIVE=0`` (the XLA path, the reference). On a CPU with FMA the kernels form XLA's
-multiply-adds, so a single step is compared bit for bit there (``native_status()`` says
-"bit-identical"); elsewhere to float rounding. Tests that need the kernels skip when they are not
-built or are turned off (the CI's second run), which is itself checked in
-``test_off_by_environment_means_xla_path``.
+Each comparison runs the same jitted step twice: once through the kernels and once with the
+kernels off (``native.use_kernels(False)``: the XLA path, the reference). On a CPU with FMA the
+kernels form XLA's multiply-adds, so a single step is compared bit for bit there
+(``native_status()`` says "bit-identical"); elsewhere to float rounding. Tests that need the
+kernels skip when they are not built or are turned off (the CI's second run), which is itself
+checked in ``test_off_by_environment_means_xla_path``.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
 import subprocess
@@ -52,18 +51,9 @@ needs_kernels = pytest.mark.skipif(
 )
 
 
-@contextlib.contextmanager
 def xla_path():
-    """Trace with the kernels off (the env var is read when a step is traced)."""
-    old = os.environ.get(native.ENV_VAR)
-    os.environ[native.ENV_VAR] = "0"
-    try:
-        yield
-    finally:
-        if old is None:
-            del os.environ[native.ENV_VAR]
-        else:
-            os.environ[native.ENV_VAR] = old
+    """Trace with the kernels off: the XLA path, the reference."""
+    return native.use_kernels(False)
 
 
 def tree(seed, dtype, shapes=SHAPES):
@@ -106,6 +96,65 @@ def assert_same(got, want):
 
 def uses_kernel(fn, *args) -> bool:
     return "jaxlearn_" in jax.jit(fn).lower(*args).as_text()
+
+
+KERNELS_CC = Path(native.__file__).with_name("kernels.cc")
+
+
+def source_table() -> dict[str, _library.Kernel]:
+    """The JAXLEARN_KERNELS rows of kernels.cc, read from the source."""
+    text = KERNELS_CC.read_text()
+    block = text[text.index("#define JAXLEARN_KERNELS(X)") :].split("\n\n")[0]
+    rows = re.findall(r'X\((\w+), \w+, (\d), "([\w ]+)"\)', block)
+    return _library.parse_table("".join(f"{n} {s} {sc}\n" for n, s, sc in rows))
+
+
+@needs_kernels
+def test_the_library_holds_the_table_of_its_source():
+    """The loaded library was built from this kernels.cc: the table it reports (what the
+    loader, the dispatcher and the probe read) is the source's, row for row and in order."""
+    assert source_table()
+    assert list(_library.load().kernels.items()) == list(source_table().items())
+
+
+@needs_kernels
+@pytest.mark.parametrize("name", NAMES)
+def test_each_rule_names_a_row_of_the_table_and_computes_it(name):
+    """The rule's descriptor names a kernel whose slots and scalars are the rule's (the order
+    is the kernel's), and the formula probe finds the kernel computing the rule's leaf."""
+    from jaxlearn.optim.native import _dispatch
+
+    rule = RULES[name](**HYPER[name]).rule
+    kernel = _library.load().kernels[rule.native]
+    assert kernel.slots == len(rule.slots)
+    assert sorted(kernel.scalars) == sorted(rule.scalars(jnp.int32(3)))
+    assert _dispatch.probe(rule, kernel)
+    # Scalars in another order are another formula: the probe tells them apart.
+    swapped = _library.Kernel(kernel.name, kernel.slots, tuple(reversed(kernel.scalars)))
+    assert len(kernel.scalars) == 1 or not _dispatch.probe(rule, swapped)
+
+
+@needs_kernels
+def test_a_call_that_does_not_match_its_row_is_refused():
+    """The handler checks a call against its kernel's row: Momentum has one state slot, so a
+    call without one (W and g only) is an error, not a read past the operands."""
+    from jaxlearn.optim.native import _ffi
+
+    kernel = _library.load().kernels["momentum"]
+    wrong = _library.Kernel("momentum", 0, kernel.scalars)  # no slot
+    with pytest.raises(Exception, match="wrong number of arguments"):
+        rows = np.array([0.1, 0.9], np.float32)
+        jax.jit(_ffi.kernel_fn(wrong, 1))(rows, jnp.ones(3), jnp.ones(3))
+
+
+def test_use_kernels_sets_and_restores_the_switch(monkeypatch):
+    monkeypatch.delenv(native.ENV_VAR, raising=False)
+    with native.use_kernels(False):
+        assert os.environ[native.ENV_VAR] == "0" and not native.native_available()
+        with native.use_kernels(True):
+            assert os.environ[native.ENV_VAR] == "1"
+        assert os.environ[native.ENV_VAR] == "0"
+    assert native.ENV_VAR not in os.environ
 
 
 @needs_kernels
@@ -338,7 +387,7 @@ def test_off_by_environment_means_xla_path(monkeypatch):
 def test_missing_library_says_so_once_and_uses_xla(monkeypatch, caplog):
     broken = _library.Library(None, "", "not compiled (test)")
     monkeypatch.setattr(_library, "load", lambda: broken)
-    monkeypatch.setattr(native, "_told", False)
+    monkeypatch.setattr(_library, "_told", False)
     monkeypatch.delenv(native.ENV_VAR, raising=False)
     assert not native.native_available()
     assert native.native_status() == "native kernels: off (not compiled (test))"
@@ -348,7 +397,7 @@ def test_missing_library_says_so_once_and_uses_xla(monkeypatch, caplog):
         new, _ = jax.jit(lambda p, s, g: opt.update_and_apply(g, s, p))(
             params, opt.init(params), params
         )
-    lines = [r.getMessage() for r in caplog.records if r.name == native.LOG.name]
+    lines = [r.getMessage() for r in caplog.records if r.name == _library.LOG.name]
     assert lines == [
         "jaxlearn: native kernels: off (not compiled (test)); optimizer steps use the XLA path"
     ]
@@ -422,8 +471,8 @@ SHARDED = textwrap.dedent(
         return out, kernel, "all-gather" in text, out[1].sharding.spec
 
     got, kernel, gathered, spec = run()
-    os.environ["JAXLEARN_NATIVE"] = "0"
-    want, _, _, _ = run()
+    with jo.native.use_kernels(False):
+        want, _, _, _ = run()
     assert kernel and not gathered and spec == P("d"), (kernel, gathered, spec)
     for a, b in zip(got, want):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))

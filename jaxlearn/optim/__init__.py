@@ -13,7 +13,6 @@ from jaxlearn.optim.flat import (
     FlatBuffers,
     FlatTransformation,
     flat,
-    flatten_transformation,
     ravel,
 )
 from jaxlearn.optim.fused import fused_step, make_step, update_and_apply
@@ -44,7 +43,6 @@ __all__ = [
     "apply_updates",
     "elementwise_transformation",
     "flat",
-    "flatten_transformation",
     "fused_step",
     "inject_hyperparams",
     "make_step",

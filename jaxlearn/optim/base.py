@@ -249,10 +249,10 @@ class ElementwiseRule:
         complex parameters. The others hold multiples of ``g`` and are complex with it.
       slot_dtypes: the requested dtype of each accumulator, aligned with ``slots`` (None, or an
         empty tuple for all: the parameter's precision); see ``slot_dtype``.
-      native: the compiled CPU kernel that computes exactly this ``leaf`` (a name in
-        ``jaxlearn.optim.native.KERNELS``), or None (XLA path). A rule option that changes the
-        formula should leave it None; if it does not, a probe at first use catches the
-        mismatch and the rule runs on XLA (``docs/native.md``).
+      native: the compiled CPU kernel that computes exactly this ``leaf`` (a row of the
+        kernels' table, ``jaxlearn/optim/native/kernels.cc``), or None (XLA path). A rule
+        option that changes the formula should leave it None; if it does not, a probe at first
+        use catches the mismatch and the rule runs on XLA (``docs/native.md``).
     """
 
     name: str
@@ -323,7 +323,7 @@ class Transformation(optax.GradientTransformationExtraArgs):
     (``jl.adam().hyperparams['lr']`` is 0.001), and the extra
     ``update_and_apply(grads, state, params, **extra_args) -> (new_params, new_state)``
     attribute runs the rule and ``W + ΔW`` in the same per-leaf pass (see
-    :func:`jaxlearn.fast.update_and_apply`).
+    :func:`jaxlearn.optim.update_and_apply`).
     """
 
     rule: ElementwiseRule

@@ -38,8 +38,9 @@ def update_and_apply(
     Equal to ``updates, s' = opt.update(grads, state, params)`` followed by
     ``apply_updates(params, updates)`` (each new parameter keeps its dtype). For jaxlearn's
     rules (anything with an ``update_and_apply`` attribute, e.g. ``jl.adam()`` or
-    ``jl.flat(jl.adam())``) the addition happens inside the rule's per-leaf function; for other
-    optax transformations (``optax.chain``, ``optax.adam``, ...) it is the plain two-call form.
+    ``jl.optim.flat(jl.adam())``) the addition happens inside the rule's per-leaf function; for
+    other optax transformations (``optax.chain``, ``optax.adam``, ...) it is the plain two-call
+    form.
     ``extra_args`` (``value=``, ``grad=``, ...) are passed on to ``opt`` as optax passes them:
     a transformation without extra-args support ignores them
     (``optax.with_extra_args_support``).

@@ -59,24 +59,35 @@ class Layout(NamedTuple):
         return cls(dataclasses.replace(config, **_PRESENTATION), plan, vmapped)
 
 
-def _step_body(model: Model, opt: Any, key: Array, train: tuple, layout: Layout, axis) -> Callable:
-    """The ``lax.scan`` body: draw iteration i's batch from ``key``, update once.
+def _step_body(
+    model: Model, opt: Any, key: Array, train: tuple, layout: Layout, axis
+) -> tuple[Callable, Callable]:
+    """The ``lax.scan`` body, ``step(carry, (i, idx))``: iteration i's batch, one update; and
+    ``draws(its)``, the ``idx`` of a block's iterations.
 
-    With ``axis`` (inside ``shard_map``) every device draws the same global batch from the
-    replicated key and keeps its equal share of the indices, in axis order.
+    With replacement the block's batches are drawn before its scan, in one vectorised call (the
+    indices each step would draw, since each is a function of ``(key, i)`` alone; measured on
+    the book's network, 2 % of a step's time when drawn inside the step); without, each step
+    draws from the carried epoch permutation (``idx`` None). With ``axis`` (inside
+    ``shard_map``) every device draws the same global batch from the replicated key and keeps
+    its equal share of the indices, in axis order.
     """
     x, t = train
     n = x.shape[0]
+    config = layout.config
     # Separate streams for batches and the model's randomness (Dropout), each folded with the
     # iteration number.
     k_data, k_step = jax.random.split(key)
 
-    def step(carry: Carry, i: Array) -> tuple[Carry, Array]:
+    def draws(its: Array) -> Array | None:
+        if not config.replace:
+            return None
+        return jax.vmap(lambda i: batch_with_replacement(k_data, i, n, config.batch_size))(its)
+
+    def step(carry: Carry, xs: tuple) -> tuple[Carry, Array]:
+        i, idx = xs
         perm = carry.perm
-        config = layout.config
-        if config.replace:
-            idx = batch_with_replacement(k_data, i, n, config.batch_size)
-        else:
+        if idx is None:
             idx, perm = batch_without_replacement(k_data, i, perm, n, config.batch_size)
         if axis is not None:
             idx = distributed.local_rows(idx, axis)
@@ -87,7 +98,7 @@ def _step_body(model: Model, opt: Any, key: Array, train: tuple, layout: Layout,
         )  # fmt: skip
         return Carry(params, state, opt_state, perm), value
 
-    return step
+    return step, draws
 
 
 @functools.lru_cache(maxsize=32)
@@ -108,11 +119,11 @@ def program(model: Model, opt: Any, layout: Layout) -> Callable:
 
     def run_one(carry: Carry, key: Array, first_block: Array, data: tuple):
         train, evaluated = data
-        step = _step_body(model, opt, key, train, layout, data_axis)
+        step, draws = _step_body(model, opt, key, train, layout, data_axis)
 
         def block(carry: Carry, b: Array):
             its = b * plan.block_len + jnp.arange(plan.block_len)
-            carry, losses = jax.lax.scan(step, carry, its)
+            carry, losses = jax.lax.scan(step, carry, (its, draws(its)))
             metrics = {}
             if plan.evaluate:
                 metrics = {
