@@ -1,6 +1,8 @@
-"""Data-parallel scaling: one training step of the book's network on 1, 2, 4 and 8 devices.
+"""Data-parallel scaling: one training step of the book's network on 1, 2, 4 and 8 devices, and
+the cost of several processes (``jax.distributed``) against one.
 
     python -m benchmarks.bench_scaling [--quick]
+    python -m benchmarks.bench_scaling --processes [--quick]
 
 The book's optimizer-comparison network (784-100-100-100-100-10, ReLU, He) with BatchNorm, SGD
 0.01, trained by :func:`jaxlearn.train.train` (``lax.scan`` over mini-batches, no evaluation)
@@ -15,6 +17,13 @@ On a machine without N accelerators the devices are *host* devices
 timing) that share the machine's CPU cores: this measures the overhead of the sharded program
 (collectives, per-device work split into N programs) and not a speed-up. On N GPUs the same
 script measures the real thing. Times exclude compilation; best of 3 repeats.
+
+``--processes``: the book's optimizer comparison (SGD, Momentum, AdaGrad, Adam on the
+784-100-100-100-100-10 network, global batch 128) trained data-parallel over 8 host devices,
+``train(mesh=8)``, by 1 process with 8 devices and by 2 processes with 4 each (one
+``jax.distributed`` run on a localhost coordinator, CPU collectives over gloo): the same
+program and global batch, so the ratio is what splitting the devices over processes costs.
+The two are timed in turns (1, 2, 1, 2, ...; the best of each), excluding compilation.
 """
 
 from __future__ import annotations
@@ -26,6 +35,8 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+
+import numpy as np
 
 if __package__ in (None, ""):  # `python benchmarks/bench_scaling.py`
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -126,11 +137,111 @@ def rows(quick: bool = False) -> list[dict]:
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-def format_rows(table: list[dict]) -> str:
+#: The book's comparison (figure 6-9): its rules at their default settings.
+BOOK_RULES = ("sgd", "momentum", "adagrad", "adam")
+PROCESS_COLUMNS = [
+    ("layout", "s"),
+    ("processes", "d"),
+    ("devices", "d"),
+    ("global batch", "d"),
+    ("ms/step", ".3f"),
+    ("vs 1 process", ".2f"),
+]
+
+
+def _measure_processes(iterations: int) -> dict:
+    """Seconds per step of each rule, in this process of whatever run started it (after
+    ``processes.initialize_from_env()``); process 0 reports."""
+    from jaxlearn.train import processes
+
+    processes.initialize_from_env()
+    import jax
+    import numpy as np
+
+    from jaxlearn.nn import mlp
+    from jaxlearn.optim import RULES
+    from jaxlearn.train import train
+
+    rng = np.random.default_rng(0)
+    n_rows = 8192  # every device holds the training set: MNIST's 60,000 rows 8 x 2 times over
+    data = (rng.random((n_rows, 784), np.float32), rng.integers(0, 10, n_rows).astype(np.int32))
+    net, params, state = mlp.init(jax.random.key(0), 784, HIDDEN, 10)  # the book's: He, ReLU
+    out = {}
+    for name in BOOK_RULES:
+        opt = RULES[name]()
+        times = []
+        for _ in range(4):  # the first compiles
+            start = time.perf_counter()
+            r = train(net, params, state, opt, data, key=jax.random.key(1), batch_size=BATCH,
+                      iterations=iterations, progress=False, mesh=8)  # fmt: skip
+            jax.block_until_ready(r.params)
+            times.append(time.perf_counter() - start)
+        out[name] = min(times[1:]) / iterations
+    processes.finish()
+    return out
+
+
+def _launch(processes: int, devices: int, quick: bool) -> dict:
+    """Run ``--processes-worker`` as ``processes`` processes of one run; process 0's timings."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    root = Path(__file__).resolve().parent.parent
+    cmd = [sys.executable, "-m", "benchmarks.bench_scaling", "--processes-worker"]
+    procs = []
+    for i in range(processes):
+        env = {k: v for k, v in os.environ.items() if not k.startswith("JAX_")}
+        env.update(JAX_PLATFORMS="cpu",
+                   XLA_FLAGS=f"--xla_force_host_platform_device_count={devices}")  # fmt: skip
+        if processes > 1:
+            env.update(JAX_COORDINATOR_ADDRESS=f"127.0.0.1:{port}",
+                       JAX_NUM_PROCESSES=str(processes), JAX_PROCESS_ID=str(i))  # fmt: skip
+        procs.append(subprocess.Popen(
+            cmd + (["--quick"] if quick else []), env=env, cwd=root, text=True,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
+        ))  # fmt: skip
+    try:
+        outs = [p.communicate(timeout=1800) for p in procs]
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+    if any(p.returncode for p in procs):
+        raise RuntimeError("bench_scaling processes worker failed:\n" + "\n".join(
+            f"--- process {i}:\n{o}\n{e[-3000:]}" for i, (o, e) in enumerate(outs)))
+    return json.loads(outs[0][0].strip().splitlines()[-1])
+
+
+def processes_rows(quick: bool = False, rounds: int = 2) -> list[dict]:
+    """The book's comparison on 8 devices as 1 process x 8 and 2 processes x 4 (keys as
+    :data:`PROCESS_COLUMNS`, one row per layout and rule, and the mean over the rules)."""
+    layouts = {"1 process x 8 devices": (1, 8), "2 processes x 4 devices": (2, 4)}
+    best: dict[str, dict] = {}
+    for _ in range(1 if quick else rounds):  # in turns: drift hits both alike
+        for label, (p, d) in layouts.items():
+            got = _launch(p, d, quick)
+            best[label] = {k: min(v, best.get(label, got)[k]) for k, v in got.items()}
+    base = best["1 process x 8 devices"]
+    out = []
+    for label, (p, d) in layouts.items():
+        for rule in [*BOOK_RULES, "mean"]:
+            t = best[label]
+            ms = 1e3 * (np.mean(list(t.values())) if rule == "mean" else t[rule])
+            ref = 1e3 * (np.mean(list(base.values())) if rule == "mean" else base[rule])
+            out.append({"layout": f"{label}: {rule}", "processes": p, "devices": p * d,
+                        "global batch": BATCH, "ms/step": ms,
+                        "vs 1 process": ms / ref})  # fmt: skip
+    return out
+
+
+def format_rows(table: list[dict], columns: list = COLUMNS) -> str:
     """The rows as a plain-text table."""
-    header = [name for name, _ in COLUMNS]
+    header = [name for name, _ in columns]
     cells = [header] + [
-        [str(r[k]) if f == "s" else format(r[k], f) for k, f in COLUMNS] for r in table
+        [str(r[k]) if f == "s" else format(r[k], f) for k, f in columns] for r in table
     ]
     widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
     lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths)) for row in cells]
@@ -141,10 +252,21 @@ def format_rows(table: list[dict]) -> str:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="1 and 8 devices, fewer steps")
+    parser.add_argument("--processes", action="store_true",
+                        help="1 process x 8 devices against 2 processes x 4 (jax.distributed)")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--processes-worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
         print(json.dumps(_measure(args.quick)))
+        return
+    if args.processes_worker:
+        print(json.dumps(_measure_processes(20 if args.quick else 200)))
+        return
+    if args.processes:
+        print(format_rows(processes_rows(args.quick), PROCESS_COLUMNS))
+        print("note: 8 host devices share this machine's cores either way; the ratio is the "
+              "cost of the processes (gloo collectives between them), not a speed-up")
         return
     table = rows(quick=args.quick)
     print(format_rows(table))

@@ -14,10 +14,13 @@ from jax import lax
 
 __all__ = [
     "OPTAX_ALIAS_MODULE",
+    "all_gather_invariant",
     "Tracer",
     "axis_size",
     "beyond_this_call",
+    "backends_initialized",
     "custom_partitioning",
+    "distributed_client",
     "ffi_module",
     "match_varying",
     "pcast_varying",
@@ -151,3 +154,55 @@ def custom_partitioning() -> Any | None:
     except ImportError:  # pragma: no cover - moved or removed
         return None
     return cp
+
+
+def distributed_client() -> Any | None:
+    """The ``jax.distributed`` client of this process (its key-value store and barriers, the
+    channel :mod:`jaxlearn.train.processes` uses), or None when ``jax.distributed`` is not
+    initialized.
+
+    There is no public API for the key-value store: this is
+    ``jax._src.distributed.global_state.client`` (every release since 0.4; orbax uses it the
+    same way). ``jax.distributed.is_initialized()`` is the public half.
+
+    >>> distributed_client() is None   # a single process
+    True
+    """
+    from jax._src import distributed
+
+    return distributed.global_state.client
+
+
+def backends_initialized() -> bool:
+    """Whether JAX has started its backends (after which ``jax.distributed.initialize``
+    refuses to run): ``jax._src.xla_bridge.backends_are_initialized`` (every release since
+    0.4), False if that private function moves (JAX's own error then says it).
+
+    >>> import jax.numpy as jnp; _ = jnp.ones(1); backends_initialized()
+    True
+    """
+    try:
+        from jax._src.xla_bridge import backends_are_initialized
+    except ImportError:  # pragma: no cover
+        return False
+    return backends_are_initialized()
+
+
+def all_gather_invariant(x: jax.Array, axis_name: str) -> jax.Array:
+    """Every device's block of ``x`` along the mapped axis ``axis_name``, concatenated, and
+    typed as the same on every device (invariant), so it can leave ``shard_map`` through
+    ``out_specs=P()`` or stay in a replicated loop carry.
+
+    ``lax.all_gather`` gives a *varying* result; the invariant form is
+    ``jax._src.lax.parallel.all_gather_invariant`` (private, jax >= 0.7). Where it is missing,
+    each device places its block in zeros and ``lax.psum`` adds them (the same values; ``-0.0``
+    becomes ``0.0``; N times the traffic).
+    """
+    try:
+        from jax._src.lax.parallel import all_gather_invariant as gather
+    except ImportError:  # pragma: no cover - moved: the psum form
+        n = x.shape[0]
+        full = jax.numpy.zeros((n * lax.axis_size(axis_name), *x.shape[1:]), x.dtype)
+        full = lax.dynamic_update_slice_in_dim(full, x, lax.axis_index(axis_name) * n, 0)
+        return lax.psum(full, axis_name)
+    return gather(x, axis_name, tiled=True)

@@ -16,6 +16,15 @@ and ``-0.0`` included). Typed PRNG keys (``jax.random.key``) are stored as their
 ``fsync``\\ s it and renames it over the destination (``os.replace``), so a crash leaves either
 the old file or the new one, never a half-written one.
 
+Several processes (``jax.distributed``): every process calls ``save`` with its view of the same
+tree; leaves sharded over the processes are gathered (``process_allgather``), process 0 alone
+writes the one file (atomically, as above), and every process returns only once it is
+written (or raises process 0's error). Every process calls ``load`` on that file (a shared
+folder, or a copy on each host); with ``like`` each process fills only its own devices' shards.
+So a file written by any number of processes loads on any other number, bit for bit, and a
+save that any process does not survive leaves the previous file as it was: the only write is
+process 0's rename, after every leaf has been gathered. See ``docs/scaling.md``.
+
 The format is private to jaxlearn but simple: no pickle, nothing executed on load.
 """
 
@@ -103,16 +112,6 @@ def _leaf_record(path: str, leaf: Any) -> tuple[dict, bytes]:
     """A leaf's header record (without offset) and its bytes."""
     if leaf is None:
         return {"kind": "none"}, b""
-    if (
-        isinstance(leaf, jax.Array)
-        and not leaf.is_fully_addressable
-        and not leaf.is_fully_replicated
-    ):
-        raise TypeError(
-            f"checkpoint: leaf {path} is sharded over devices of several processes (hosts), "
-            "so this process cannot read all of it: gather it first "
-            "(jax.experimental.multihost_utils.process_allgather) or use orbax.checkpoint"
-        )
     rec: dict[str, Any] = {"kind": "array"}
     if is_prng_key(leaf):
         rec = {"kind": "key", "impl": str(jax.random.key_impl(leaf))}
@@ -126,6 +125,14 @@ def _leaf_record(path: str, leaf: Any) -> tuple[dict, bytes]:
         )
     else:
         rec["weak_type"] = bool(getattr(leaf, "weak_type", False))
+    if (
+        isinstance(leaf, jax.Array)
+        and not leaf.is_fully_addressable
+        and not leaf.is_fully_replicated
+    ):  # sharded over several processes: every process takes part in gathering it
+        from jax.experimental import multihost_utils
+
+        leaf = multihost_utils.process_allgather(leaf, tiled=True)
     arr = np.asarray(jax.device_get(leaf))
     if arr.dtype.kind not in "biufc" and arr.dtype.name not in _EXTRA_DTYPES:
         raise TypeError(f"checkpoint: leaf {path} has dtype {arr.dtype}, which cannot be saved")
@@ -157,13 +164,15 @@ def save(path: str | os.PathLike, tree: PyTree) -> None:
     ``None`` leaves) of arrays (jax or NumPy, any numeric dtype including bf16/f16/f64), Python
     numbers and typed PRNG keys. Leaves are fetched to the host (a sharded array is gathered;
     the file does not record shardings, so it loads on any number of devices). The folder must
-    exist; an existing file is replaced only once the new one is complete. On several hosts,
-    save from one process (``jax.process_index() == 0``) arrays that are replicated or gathered.
+    exist; an existing file is replaced only once the new one is complete. With several
+    processes (``jax.distributed``) every process calls it (a collective: leaves sharded over
+    the processes are gathered), process 0 writes, and all return once the file is written.
 
     Raises ``TypeError`` naming the leaf path of a leaf that cannot be saved (a string, an
     object array). optax has no checkpointing; the usual tool is orbax
-    (``orbax.checkpoint``), which writes a folder of files and handles sharded multi-host
-    arrays; this is a single-file, single-host format with no dependency.
+    (``orbax.checkpoint``), which writes a folder of files, one part per host, without
+    gathering; this is one file with no dependency, gathered on process 0 (the whole state
+    must fit in one host's memory: see ``docs/scaling.md``).
 
     >>> import os, tempfile, jax.numpy as jnp
     >>> from jaxlearn import checkpoint
@@ -174,11 +183,39 @@ def save(path: str | os.PathLike, tree: PyTree) -> None:
     """
     path = Path(os.fspath(path))
     leaves, treedef = _flatten(tree)
-    records, chunks, offset = [], [], 0
-    for entries, leaf in leaves:
-        rec, data = _leaf_record(_path_str(entries), leaf)
-        rec.update(path=entries, offset=offset, nbytes=len(data))
-        records.append(rec)
+    if jax.process_count() > 1:
+        _save_from_process_0(path, leaves, treedef)
+        return
+    _write(path, leaves, treedef)
+
+
+def _save_from_process_0(path: Path, leaves: list, treedef: Any) -> None:
+    """Several processes: every process gathers the sharded leaves (collectives, in the same
+    order everywhere), process 0 writes, and every process learns whether it did."""
+    from jaxlearn.train import processes
+
+    error = None
+    try:
+        records = [_leaf_record(_path_str(entries), leaf) for entries, leaf in leaves]
+        if processes.is_writer():
+            _write(path, leaves, treedef, records)
+    except (OSError, TypeError, ValueError) as e:
+        error = f"{type(e).__name__}: {e}"
+    outcome = processes.broadcast(error)  # process 0's: the only one that wrote
+    if error is not None:
+        raise CheckpointError(f"{path}: the checkpoint was not saved: {error}")
+    if outcome is not None:
+        raise CheckpointError(f"{path}: process 0 could not save the checkpoint: {outcome}")
+
+
+def _write(path: Path, leaves: list, treedef: Any, records: list | None = None) -> None:
+    """The file for ``leaves`` (with their ``(record, bytes)`` when already made), atomically."""
+    if records is None:
+        records = [_leaf_record(_path_str(entries), leaf) for entries, leaf in leaves]
+    chunks, offset, header_leaves = [], 0, []
+    for (entries, _), (rec, data) in zip(leaves, records):
+        rec = {**rec, "path": entries, "offset": offset, "nbytes": len(data)}
+        header_leaves.append(rec)
         chunks.append(data)
         offset += len(data)
     payload = b"".join(chunks)
@@ -187,7 +224,7 @@ def save(path: str | os.PathLike, tree: PyTree) -> None:
             "format": "jaxlearn-checkpoint",
             "version": 1,
             "treedef": str(treedef),
-            "leaves": records,
+            "leaves": header_leaves,
             "payload_nbytes": len(payload),
             "payload_sha256": hashlib.sha256(payload).hexdigest(),
         },
@@ -354,14 +391,17 @@ def _committed(x: jax.Array) -> bool:
     """
     committed = getattr(x, "_committed", None)
     if committed is None:  # pragma: no cover - private attribute gone: compare placements
-        return x.sharding.device_set != {jax.devices()[0]}
+        return x.sharding.device_set != {jax.local_devices()[0]}
     return bool(committed)
 
 
 def _place(x: jax.Array, sharding: jax.sharding.Sharding) -> jax.Array:
     """``x`` laid out as ``sharding``; on several hosts each process fills its own shards."""
-    if sharding.is_fully_addressable or is_prng_key(x):
+    if sharding.is_fully_addressable:
         return jax.device_put(x, sharding)
+    if is_prng_key(x):  # place the key data (its trailing dims replicated), then wrap it
+        data = _place(jax.random.key_data(x), sharding)
+        return jax.random.wrap_key_data(data, impl=jax.random.key_impl(x))
     host = np.asarray(x)
     return jax.make_array_from_callback(host.shape, sharding, lambda idx: host[idx])
 

@@ -13,16 +13,19 @@ Ctrl-C stops cleanly (status 130) and leaves no partial files.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import dataclasses
 import importlib
 import importlib.util
+import io
 import os
 import re
 import sys
 import tempfile
 import textwrap
 import time
+import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -184,9 +187,14 @@ def _dropout(args, dataset):
 
 
 def _search(args, dataset):
+    import jax
+
     from jaxlearn.experiments import hyperparameter_search
 
-    return hyperparameter_search(devices=args.devices, **_training(args, dataset))
+    # Started as several processes (jaxlearn.train.processes): the trials over all their devices.
+    several = jax.process_count() > 1
+    devices = args.devices or (len(jax.devices()) if several else None)
+    return hyperparameter_search(devices=devices, **_training(args, dataset))
 
 
 def _search_options(p: argparse.ArgumentParser) -> None:
@@ -425,9 +433,10 @@ def _read_spaces(path: str | None) -> dict | None:
     return spaces
 
 
-def _suite(args: argparse.Namespace) -> int:
+def _suite(args: argparse.Namespace, writer: bool = True) -> int:
     """``jaxlearn suite``: check everything, run the cells (resumable), print the tables and
-    the verdicts, write the report."""
+    the verdicts, write the report. Started as several processes, each computes its share of
+    the cells and process 0 (``writer``) alone reports and writes."""
     from jaxlearn.data import DatasetError
     from jaxlearn.experiments.specs import SpecError
     from jaxlearn.suite import runner as suite_run
@@ -464,13 +473,15 @@ def _suite(args: argparse.Namespace) -> int:
         raise CLIError(f"{str(e).splitlines()[0]} (--data-dir DIR, or --download)") from None
     except (ValueError, TypeError) as e:
         raise CLIError(str(e)) from None
-    out, _ = _prepare_out(args.out)
+    out = _prepare_out(args.out)[0] if writer else Path(args.out)
     start = time.perf_counter()
     try:
         result = suite_run.run(args.rules, out=out, progress=args.progress,
                                references=args.references, **options)  # fmt: skip
     except CellMismatch as e:
         raise CLIError(str(e)) from None
+    if result is None:  # another process than 0: its cells are written and reported there
+        return 0
     print(table(result), flush=True)
     analysis = analyze(result, baseline=args.baseline, alpha=args.alpha)
     for report in verdict_table(result, analysis):
@@ -634,11 +645,33 @@ def run_experiment(name: str, args: argparse.Namespace, dataset: Any = None) -> 
     return result
 
 
+def _join_processes() -> bool:
+    """Join the ``jax.distributed`` run the environment describes (JAX_COORDINATOR_ADDRESS,
+    JAX_NUM_PROCESSES, JAX_PROCESS_ID, or SLURM's); whether this process prints and writes
+    (process 0, or the only one). See :mod:`jaxlearn.train.processes`."""
+    from jaxlearn.train import processes
+
+    try:
+        processes.initialize_from_env()
+    except processes.ProcessError as e:
+        raise CLIError(str(e)) from None
+    return processes.is_writer()
 
 
 def _run(args: argparse.Namespace) -> int:
+    if _join_processes():
+        return _command(args, writer=True)
+    with contextlib.redirect_stdout(io.StringIO()):  # process 0 prints the reports
+        return _command(args, writer=False)
+
+
+def _command(args: argparse.Namespace, writer: bool) -> int:
     if args.command == "suite":
-        return _suite(args)
+        return _suite(args, writer)
+    return _run_here(args, writer)
+
+
+def _run_here(args: argparse.Namespace, writer: bool) -> int:
     names = list(EXPERIMENTS) if args.command == "all" else [args.command]
     experiments = [EXPERIMENTS[n] for n in names]
     # Every check first: options, specs, devices, extras, the output folder, then the data.
@@ -652,9 +685,14 @@ def _run(args: argparse.Namespace) -> int:
                 f"{available} (on CPU, XLA_FLAGS=--xla_force_host_platform_device_count=N "
                 "gives N host devices)"
             )
+        if args.devices % jax.process_count():
+            raise CLIError(
+                f"--devices {args.devices}: the {jax.process_count()} processes of this run "
+                f"each take an equal share; give a multiple of {jax.process_count()}"
+            )
     _check_rules(args)
     _require("matplotlib", "the figures")
-    out, created = _prepare_out(args.out)
+    out, created = _prepare_out(args.out) if writer else (Path(args.out), False)
     try:
         dataset = _load_data(args) if any(e.uses_data for e in experiments) else None
         for i, name in enumerate(names):
@@ -662,7 +700,10 @@ def _run(args: argparse.Namespace) -> int:
                 print()
             if args.command == "all" and args.devices is not None and name != "search":
                 print(f"note: --devices applies to search; {name} runs on one device")
-            run_experiment(name, args, dataset)
+            if writer:
+                run_experiment(name, args, dataset)
+            else:  # the same work (its share of any collective), no report, no files
+                EXPERIMENTS[name].run(args, dataset)
     except BaseException:
         if created and not any(out.iterdir()):
             out.rmdir()  # nothing was written: leave no empty folder behind
@@ -695,6 +736,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("jaxlearn: error: stdout was closed before the end (a pipe such as '| head'); "
               "stopped there", file=sys.stderr)  # fmt: skip
         return 2
+    except Exception as e:  # several processes: another one stopped (a collective failed)
+        line = _peer_failure(e)
+        if line is None:
+            raise
+        print(f"jaxlearn: error: {line}", file=sys.stderr)
+        return 1
+
+
+def _peer_failure(error: Exception) -> str | None:
+    from jaxlearn.train import processes
+
+    return processes.describe_failure(error)
 
 
 def console_main() -> None:
@@ -705,7 +758,20 @@ def console_main() -> None:
     in a state where tearing the runtime down can crash (seen: a segfault after the
     "interrupted" line). Every file is already whole or absent, and the streams are flushed.
     """
-    status = main()
+    import jax
+
+    from jaxlearn.train import processes
+
+    try:
+        status = main()
+    except Exception:  # a bug: with several processes, stop now so that the others do too
+        if jax.distributed.is_initialized():
+            traceback.print_exc()
+            processes.finish(1)
+        raise
+    # Several processes: leave together, or at once after an error so that the others stop
+    # within the heartbeat timeout (processes.finish); one process: nothing to do.
+    processes.finish(status)
     if status == 130:
         sys.stdout.flush()
         sys.stderr.flush()

@@ -28,6 +28,7 @@ from pathlib import Path
 import jax
 import jax.numpy as jnp
 import numpy as np
+from _multiprocess import run_record, zero_record  # tests/ is this script's folder
 from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 
@@ -104,17 +105,33 @@ def split_noise(params: dict, net) -> tuple[dict, dict]:
     )
 
 
-def check_rules(results: dict) -> None:
-    data = problem()
-    net, params, state = network()
-    for name in RULES:
+def rule_runs():
+    """``(name, optimizer, train keyword arguments)`` of each compared run: every rule (the
+    adaptive ones at eps = ADAPTIVE_EPS), then Adam at the book's eps = 1e-7 (``adam_book``),
+    whose amplified rounding (see ADAPTIVE_EPS) tests/test_multiprocess.py bounds. The same
+    runs are the references of the multi-process tests."""
+    for name in [*RULES, "adam_book"]:
         lr = 0.1 if name in ("sgd", "momentum", "nesterov") else 0.01
-        opt = rule(name, lr)  # one object: both runs share the cached program's key
+        opt = RULES["adam"](lr=lr) if name == "adam_book" else rule(name, lr)
         # Evaluation (sharded over the devices) in the first rule only: it costs compile time.
         kw = dict(key=jax.random.key(1), iterations=STEPS, batch_size=BATCH, progress=False,
                   eval_every=STEPS if name == "sgd" else 0)  # fmt: skip
+        yield name, opt, kw
+
+
+def check_rules(results: dict, out: Path) -> None:
+    data = problem()
+    net, params, state = network()
+    records = {}
+    for name, opt, kw in rule_runs():  # one opt object: both runs share the program's key
         one = train(net, params, state, opt, data, **kw)
         many = train(net, params, state, opt, data, mesh=D, **kw)
+        records.update(run_record(f"{name}/one", one) | run_record(f"{name}/many", many))
+        if name == "adam":  # ZeRO-1: the same run with the state split over the 8 devices
+            zero = train(net, params, state, opt, data, mesh=D, shard_opt_state=True, **kw)
+            results["zero"] = {"adam": zero_record(many, zero)}
+        if name == "adam_book":
+            continue  # compared in tests/test_multiprocess.py, with its own bound
         assert many.params["W1"].sharding.is_fully_replicated
         assert len(many.params["W1"].sharding.device_set) == D
         close(many.params, one.params, f"{name} params")
@@ -134,6 +151,24 @@ def check_rules(results: dict) -> None:
             "first_loss": float(one.loss[0]),
             "last_loss": float(one.loss[-1]),
         }
+    np.savez(out / "reference.npz", **records)
+
+
+def many_configs(net):
+    """``train_many``'s 10 configurations (own weights, batches and learning rate each) and
+    its keyword arguments: the reference of the multi-process test whose trials are split
+    over the processes (10 on 8 devices: padded to 16)."""
+    stacked, bn = init_many(net, jax.random.key(4), 10)
+    kw = dict(key=jax.random.key(5), hyperparams={"lr": jnp.geomspace(0.01, 0.3, 10)},
+              iterations=20, batch_size=BATCH, progress=False)  # fmt: skip
+    return stacked, bn, kw
+
+
+def check_train_many(out: Path) -> None:
+    net, _, _ = network()
+    stacked, bn, kw = many_configs(net)
+    one = train_many(net, stacked, bn, "sgd", problem(), **kw)
+    np.savez(out / "reference_train_many.npz", **run_record("train_many/one", one))
 
 
 def check_dropout_masks(results: dict) -> None:
@@ -204,6 +239,8 @@ def check_step_pmap_2d_flat(results: dict) -> None:
     many = train(net, params, state, fopt, data, mesh=D, **kw)
     close(many.params, one.params, "flat params")
     np.testing.assert_allclose(many.loss, one.loss, rtol=RTOL, atol=ATOL)
+    zero = train(net, params, state, fopt, data, mesh=D, shard_opt_state=True, **kw)
+    results["zero"]["flat adam"] = zero_record(many, zero)
     assert type(many.opt_state.m).__name__ == "FlatBuffers"
     results["flat"] = max_diff(many.params, one.params)
     return many
@@ -288,10 +325,11 @@ def main() -> None:
     results: dict = {"rules": {}, "seconds": {}}
     check_errors(results)
     for name, fn in (
-        ("rules", lambda: check_rules(results)),
+        ("rules", lambda: check_rules(results, out)),
         ("dropout", lambda: check_dropout_masks(results)),
         ("step_pmap_2d_flat", lambda: check_step_pmap_2d_flat(results)),
         ("search", lambda: check_search(results)),
+        ("train_many_reference", lambda: check_train_many(out)),
     ):
         start = time.perf_counter()
         got = fn()

@@ -21,3 +21,13 @@ def exact_matmuls():
     (batched) product and K separate ones round differently (seen: 2% on an H100)."""
     with jax.default_matmul_precision("highest"):
         yield
+
+
+@pytest.fixture(scope="session")
+def shared_tmp(tmp_path_factory):
+    """A folder that every pytest-xdist worker of this session shares (this session's own
+    without xdist): tests/_multiprocess.py's ``once`` keeps its runs there."""
+    import os
+
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base

@@ -3,24 +3,17 @@ device counts, and the argument errors that need no second device."""
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-from pathlib import Path
-
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from _multiprocess import once, one_process_run
 
 import jaxlearn as jl
 from jaxlearn import checkpoint
 from jaxlearn.nn import mlp
 from jaxlearn.optim.flat import flat
 from jaxlearn.train import distributed, make_train_step, train, train_many
-
-WORKER = Path(__file__).with_name("_distributed_worker.py")
 
 
 def _network():
@@ -30,22 +23,11 @@ def _network():
     )  # fmt: skip
 
 
-@pytest.fixture(scope="module")
-def eight_devices(tmp_path_factory):
-    """Run the worker once: (its JSON results, the folder it wrote checkpoints to)."""
-    out = tmp_path_factory.mktemp("distributed")
-    # A checkpoint written here, on 1 device, for the worker to load onto 8.
-    net, params, state = _network()
-    opt = jl.adam()
-    checkpoint.save(out / "from_one.jl", (params, state, opt.init(params)))
-    env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=8"}
-    env["JAX_PLATFORMS"] = "cpu"
-    proc = subprocess.run(
-        [sys.executable, str(WORKER), str(out), str(out / "from_one.jl")],
-        env=env, capture_output=True, text=True, timeout=600,
-    )  # fmt: skip
-    assert proc.returncode == 0, proc.stdout[-5000:] + proc.stderr[-5000:]
-    return json.loads(proc.stdout.strip().splitlines()[-1]), out
+@pytest.fixture(scope="session")
+def eight_devices(shared_tmp):
+    """The 1-process, 8-device worker's JSON results and the folder it wrote into, run once
+    per session (tests/test_multiprocess.py compares against its references too)."""
+    return once(shared_tmp, "1x8", one_process_run)
 
 
 def test_every_rule_on_8_devices_equals_1_device(eight_devices):
@@ -108,6 +90,20 @@ def test_mesh_axes_are_checked():
                    batch_size=4, mesh=mesh, progress=False)  # fmt: skip
     with pytest.raises(ValueError, match="not divisible by the 1 devices"):
         distributed.shard_batch({"x": jnp.ones(())}, distributed.make_mesh(1))
+
+
+def test_shard_opt_state_needs_a_data_axis_and_train():
+    net, params, state = _network()
+    data = (np.ones((8, 20), np.float32), np.zeros(8, np.int32))
+    kw = dict(key=jax.random.key(0), iterations=1, batch_size=4, progress=False)
+    with pytest.raises(ValueError, match=r"shard_opt_state=True splits the optimizer state .* "
+                       r"give mesh= with 2 or more devices \(got no mesh\)"):
+        train(net, params, state, "sgd", data, shard_opt_state=True, **kw)  # fmt: skip
+    with pytest.raises(ValueError, match="a 'data' axis of 1 device"):
+        train(net, params, state, "sgd", data, shard_opt_state=True, mesh=1, **kw)
+    stacked = jax.tree.map(lambda a: a[None], (params, state))
+    with pytest.raises(ValueError, match="shard_opt_state: train takes it, not train_many"):
+        train_many(net, *stacked, "sgd", data, shard_opt_state=True, **kw)
 
 
 def test_one_device_mesh_matches_no_mesh():

@@ -5,6 +5,13 @@ problems, the data), then runs the (problem, optimizer) cells in order, each wri
 ``out`` as it finishes and read back instead of recomputed when a run is resumed, and
 returns (and writes) the result: ``suite.json`` (with provenance and the configuration's
 hash), ``suite.csv`` (tidy) and the figures.
+
+Started as several processes (:mod:`jaxlearn.train.processes`: ``jax.distributed`` from
+JAX's or SLURM's variables), the cells are spread over the processes
+(:func:`~jaxlearn.train.processes.map_cells`): each cell is computed by one process, as one
+process computes it; process 0 reads back the finished cells, collects the others' results,
+writes every file once and returns the result (the other processes return None). A cell's
+file does not depend on the number of processes, so a run resumes with any number.
 """
 
 from __future__ import annotations
@@ -16,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from jaxlearn.experiments.specs import SpecError
+from jaxlearn.results import to_jsonable
 from jaxlearn.suite import store
 from jaxlearn.suite.optimizers import SuiteOptimizer, resolve
 from jaxlearn.suite.problem import Problem
@@ -24,6 +32,7 @@ from jaxlearn.suite.problems.images import ImageProblem
 from jaxlearn.suite.protocol import PROTOCOL_VERSION, run_cell
 from jaxlearn.suite.references import REFERENCE_RULES, load_references
 from jaxlearn.suite.results import provenance
+from jaxlearn.train import processes
 
 __all__ = ["DEFAULT_BUDGET", "DEFAULT_SEEDS", "QUICK_BUDGET", "QUICK_SEEDS", "run", "setup"]
 
@@ -104,13 +113,38 @@ def _optimizer_info(opt: SuiteOptimizer) -> dict:
             "pinned": opt.pinned, "space": opt.space.to_json()}  # fmt: skip
 
 
+def _read_back(cells: list, config: dict, out: str | Path | None,
+               say: Callable[[str], None]) -> dict[int, dict]:  # fmt: skip
+    """The cells finished in ``out`` by an earlier run, by number, on process 0; on the others,
+    the same numbers (mapped to None). Process 0 reads the files (only it writes them); a
+    cell file of another configuration is a CellMismatch on every process."""
+    found, error = {}, None
+    if out is not None and processes.is_writer():
+        try:
+            for k, (problem, optimizer) in enumerate(cells):
+                cfg = store.cell_config(problem, optimizer, config["budget"], config["seeds"])
+                path = store.cell_path(out, problem.name, optimizer.spec)
+                cell = store.read_cell(path, store.config_hash(cfg),
+                                       store.problem_fingerprint(problem))  # fmt: skip
+                if cell is not None:
+                    found[k] = cell
+                    say(f"[{k + 1}/{len(cells)}] {problem.name} · {optimizer.label}: read back "
+                        f"from {path}")  # fmt: skip
+        except store.CellMismatch as e:
+            error = str(e)
+    shared = processes.broadcast({"done": sorted(found), "error": error})
+    if shared["error"] is not None:
+        raise store.CellMismatch(shared["error"])
+    return found if processes.is_writer() else dict.fromkeys(shared["done"])
+
+
 def run(
     rules: Sequence[str], *, problems: Sequence[str | Problem] | None = None,
     budget: int | None = None, seeds: int | None = None, quick: bool = False,
     out: str | Path | None = None, spaces: Mapping[str, Mapping] | None = None,
     data_dir: str | None = None, download: bool = False, progress: bool | None = None,
     references: str | None = None, log: Callable[[str], None] | None = print,
-) -> dict:  # fmt: skip
+) -> dict | None:  # fmt: skip
     """Benchmark each optimizer of ``rules`` on each problem under the suite's protocol.
 
     Args:
@@ -137,7 +171,8 @@ def run(
         ``'rerun'`` computes them in this run; None (default): only ``rules``.
 
     Returns:
-      The result dict (:mod:`jaxlearn.suite.results`).
+      The result dict (:mod:`jaxlearn.suite.results`); started as several processes, on
+      process 0, and None on the others (see the module's docstring).
 
     optax/flax equivalent: none; DeepOBS, AlgoPerf and "Descending through a crowded
     valley" (Schmidt et al., 2021) are the protocols this follows.
@@ -170,22 +205,34 @@ def run(
         "cells": {p.name: {} for p in chosen},
     }  # fmt: skip
     cells = [(p, o) for p in chosen for o in optimizers]
-    for n, (problem, optimizer) in enumerate(cells, 1):
-        cfg = store.cell_config(problem, optimizer, config["budget"], config["seeds"])
-        digest, fingerprint = store.config_hash(cfg), store.problem_fingerprint(problem)
-        path = None if out is None else store.cell_path(out, problem.name, optimizer.spec)
-        cell = None if path is None else store.read_cell(path, digest, fingerprint)
-        if cell is not None:
-            say(f"[{n}/{len(cells)}] {problem.name} · {optimizer.label}: read back from {path}")
-        else:
-            start = time.perf_counter()
-            cell = run_cell(problem, optimizer, config["budget"], config["seeds"], progress)
-            seconds = time.perf_counter() - start
-            cell["seconds"] = seconds
-            if path is not None:
-                cell = store.write_cell(path, cell, cfg, digest, fingerprint)
-            say(f"[{n}/{len(cells)}] {problem.name} · {optimizer.label}: {seconds:.1f} s")
-        result["cells"][problem.name][optimizer.spec] = cell
+    finished = _read_back(cells, config, out, say)
+    todo = [k for k in range(len(cells)) if k not in finished]
+
+    def compute(k: int) -> dict:
+        problem, optimizer = cells[k]
+        start = time.perf_counter()
+        cell = run_cell(problem, optimizer, config["budget"], config["seeds"],
+                        progress if processes.is_writer() else False)  # fmt: skip
+        return to_jsonable({**cell, "seconds": time.perf_counter() - start})
+
+    def arrived(i: int, cell: dict) -> None:  # process 0, as each cell finishes anywhere
+        k = todo[i]
+        problem, optimizer = cells[k]
+        if out is not None:
+            cfg = store.cell_config(problem, optimizer, config["budget"], config["seeds"])
+            path = store.cell_path(out, problem.name, optimizer.spec)
+            cell = store.write_cell(path, cell, cfg, store.config_hash(cfg),
+                                    store.problem_fingerprint(problem))  # fmt: skip
+        finished[k] = cell
+        where = f" (process {processes.owner(i)})" if processes.process_count() > 1 else ""
+        say(f"[{k + 1}/{len(cells)}] {problem.name} · {optimizer.label}: "
+            f"{cell['seconds']:.1f} s{where}")  # fmt: skip
+
+    processes.map_cells(compute, todo, on_result=arrived)
+    if not processes.is_writer():
+        return None
+    for k, (problem, optimizer) in enumerate(cells):  # in cell order, whoever computed them
+        result["cells"][problem.name][optimizer.spec] = finished[k]
     if shipped is not None:  # the references' cells beside this run's, marked as such
         for spec, info in shipped["optimizers"].items():
             result["optimizers"][spec] = {**info, "reference": True}

@@ -49,6 +49,10 @@ class RunConfig:
         ``jax.devices()``; a sequence of devices; or a ``jax.sharding.Mesh`` with a ``'data'``
         axis (the batch is split over it) and, for ``train_many``, a ``'trials'`` axis (the
         configurations are split over it). See :mod:`jaxlearn.train.distributed`.
+      shard_opt_state: ``train`` with a ``mesh``: split the optimizer state over the
+        ``'data'`` axis (ZeRO stage 1), each device keeping and updating 1/N of it
+        (:class:`~jaxlearn.train.distributed.ShardedOptimizer`); the same results. The
+        returned ``opt_state`` is then the rule's state over flat, padded buffers.
       progress: show a tqdm progress bar; ``None`` (default): only when stderr is a terminal.
         Results are identical either way.
       desc: the progress bar's label.
@@ -63,6 +67,7 @@ class RunConfig:
     eval_batch_size: int | None = None
     share_batches: bool = False
     mesh: Any = None
+    shard_opt_state: bool = False
     progress: bool | None = None
     desc: str | None = None
 

@@ -112,7 +112,8 @@ def _fit(
     if config.batch_size % n_data:
         raise ValueError(
             f"batch_size ({config.batch_size}) is not divisible by the {n_data} devices of the "
-            f"mesh's {DATA!r} axis: each device takes an equal share of the global batch"
+            f"mesh's {DATA!r} axis: each device takes an equal share of the global batch; give "
+            f"a batch_size that is a multiple of {n_data}"
         )
     run = program(model, opt, Layout.of(config, plan, vmapped))
 
@@ -124,7 +125,8 @@ def _fit(
     arrays = (train, evaluated)
     if mesh is not None:  # place every input where the shard_map expects it
         spec = P(TRIALS) if vmapped and TRIALS in mesh.axis_names else P()
-        carry = jax.tree.map(lambda a: distributed.put(a, mesh, spec), carry)
+        specs = distributed.carry_specs(carry, spec, config.shard_opt_state)
+        carry = distributed.place(carry, mesh, specs)
         key = distributed.put(key, mesh, spec if vmapped and not config.share_batches else P())
         arrays = distributed.replicate(arrays, mesh)
 
@@ -244,6 +246,8 @@ def train(
                 f"hyperparams[{name!r}]: train takes one value, got shape {np.shape(value)} "
                 "(train_many trains one configuration per value)"
             )
+    if config.shard_opt_state:  # ZeRO-1: the same rule, its state split over the data axis
+        program_opt, make = distributed.shard_optimizer(program_opt, make, config.mesh)
     opt_state = make(**(hyperparams or {})).init(params)
     return _fit(model, (params, state, opt_state), program_opt, data, key, config, False)
 
@@ -327,6 +331,9 @@ def train_many(
     config = RunConfig.of(config, **options)
     config = _with_mesh(config, TRIALS, (TRIALS, DATA), "train_many")
     _check_model(model)
+    if config.shard_opt_state:
+        raise ValueError("shard_opt_state: train takes it, not train_many (whose "
+                         "configurations are split over the 'trials' axis already)")
     k = _num_configs(params)
     key = _per_config_keys(key, k, config.share_batches)
     program_opt, make = _optimizer(opt, hyperparams)

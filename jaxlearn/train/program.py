@@ -18,7 +18,6 @@ import jax
 import jax.numpy as jnp
 from jax.sharding import PartitionSpec as P
 
-from jaxlearn._compat import shard_map
 from jaxlearn.train import distributed
 from jaxlearn.train.batches import batch_with_replacement, batch_without_replacement
 from jaxlearn.train.config import Plan, RunConfig
@@ -143,7 +142,5 @@ def program(model: Model, opt: Any, layout: Layout) -> Callable:
     if mesh is not None:
         spec = P(trial_axis) if trial_axis else P()
         key_spec = spec if layout.vmapped and not share_batches else P()
-        fn = shard_map(
-            fn, mesh=mesh, in_specs=(spec, key_spec, P(), P()), out_specs=(spec, spec, spec)
-        )
+        fn = distributed.on_mesh(fn, mesh, spec, key_spec, layout.config.shard_opt_state)
     return jax.jit(fn, donate_argnums=(0,))

@@ -49,9 +49,11 @@ def train_step(
     Data-parallel (``axis_name``, inside ``shard_map`` or ``pmap``; ``x``, ``t`` this device's
     equal share of the global batch, in axis order; params and states replicated): each device
     takes the gradient of its own loss, then the gradients and the loss are averaged with
-    ``lax.pmean``; BatchNorm statistics are averaged over the axis and Dropout uses the global
-    batch's mask (:func:`jaxlearn.nn.mlp.apply`). Every device then applies the same update,
-    the one a single device computes on the whole batch. The same code is right under
+    ``lax.pmean``, in one collective per dtype
+    (:func:`~jaxlearn.train.distributed.pmean_together`); BatchNorm statistics are averaged
+    over the axis and Dropout uses the global batch's mask (:func:`jaxlearn.nn.mlp.apply`).
+    Every device then applies the same update, the one a single device computes on the whole
+    batch. The same code is right under
     ``pmap``, ``shard_map`` and ``shard_map(check_vma=False)``: the gradient is taken with
     respect to a device-varying copy of the params (see
     :func:`jaxlearn.train.distributed.to_varying`).
@@ -74,7 +76,7 @@ def train_step(
 
     (value, new_state), grads = jax.value_and_grad(loss, has_aux=True)(local)
     if axis_name is not None:
-        grads, value = jax.lax.pmean((grads, value), axis_name)
+        grads, value = distributed.pmean_together((grads, value), axis_name)
     params, opt_state = update_and_apply(opt, grads, opt_state, params)
     return params, new_state, opt_state, value
 

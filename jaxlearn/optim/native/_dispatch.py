@@ -171,8 +171,9 @@ def probe(rule: Any, kernel: Kernel) -> bool:
     g = rng.uniform(-2.0, 2.0, 16).astype(np.float32)
     slots = [rng.uniform(0.1, 1.0, 16).astype(np.float32) for _ in rule.slots]
     scalars = {k: np.float32(_PROBE_SCALARS.get(k, 0.5)) for k in kernel.scalars}
+    cpu = jax.local_devices(backend="cpu")[0]  # this process's (several with jax.distributed)
     try:
-        with jax.ensure_compile_time_eval(), jax.default_device(jax.devices("cpu")[0]):
+        with jax.ensure_compile_time_eval(), jax.default_device(cpu):
             want = [np.asarray(x) for x in rule.leaf(g, *slots, **scalars)]
             rows = np.array([scalars[k] for k in kernel.scalars], np.float32)
             got = _ffi.kernel_fn(kernel, 1)(rows, np.zeros(16, np.float32), g, *slots)

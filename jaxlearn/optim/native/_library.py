@@ -130,7 +130,7 @@ def _smoke_test(ffi, kernels: Mapping[str, Kernel]) -> str | None:
     if "sgd" not in kernels:
         return "the library has no sgd kernel"
     try:
-        cpu = jax.devices("cpu")[0]
+        cpu = jax.local_devices(backend="cpu")[0]  # this process's: jax.distributed
         w = np.array([1.0, 2.0], np.float32)
         g = np.array([1.0, -1.0], np.float32)
         lr = np.array([0.5], np.float32)
