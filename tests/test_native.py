@@ -30,18 +30,10 @@ from hypothesis import strategies as st
 import jaxlearn.optim as jo
 from jaxlearn.optim import RULES, native
 from jaxlearn.optim.native import _library
+from tests.rule_cases import CASES
 from tests.test_properties import build, rule_and_hyper, tree_specs
 
 NAMES = list(RULES)
-#: Non-default hyper-parameters, so no scalar is a special value (lr = 1, alpha = 0, ...).
-HYPER = {
-    "sgd": {"lr": 0.3},
-    "momentum": {"lr": 0.05, "momentum": 0.8},
-    "nesterov": {"lr": 0.05, "momentum": 0.7},
-    "adagrad": {"lr": 0.2, "eps": 1e-3},
-    "rmsprop": {"lr": 0.02, "decay_rate": 0.9, "eps": 1e-4},
-    "adam": {"lr": 0.01, "beta1": 0.8, "beta2": 0.95, "eps": 1e-5},
-}
 DTYPES = [jnp.float32, jnp.bfloat16, jnp.float16]
 #: Leaf shapes: odd lengths (no vector width divides them), a scalar, an empty leaf, a matrix,
 #: and one leaf over the kernels' 64 Ki-element chunk so the threaded split runs.
@@ -112,7 +104,7 @@ def uses_kernel(fn, *args) -> bool:
 @pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: jnp.dtype(d).name)
 @pytest.mark.parametrize("name", NAMES)
 def test_native_equals_xla_path(name, dtype):
-    opt = RULES[name](**HYPER[name])
+    opt = RULES[name](**CASES[name].custom)
     params, grads = tree(0, dtype), tree(1, dtype)
     state = state_with_history(opt, params, 2)
     assert uses_kernel(lambda p, s, g: opt.update_and_apply(g, s, p), params, state, grads)
@@ -125,7 +117,7 @@ def test_native_equals_xla_path(name, dtype):
 @needs_kernels
 @pytest.mark.parametrize("name", NAMES)
 def test_native_equals_xla_path_float64(name, x64):
-    opt = RULES[name](**HYPER[name])
+    opt = RULES[name](**CASES[name].custom)
     # f64 and f32 leaves in one tree: two kernel calls (f64 and f32 scalars).
     params = tree(0, jnp.float64) + tree(3, jnp.float32, [(5,), (2, 3)])
     grads = tree(1, jnp.float64) + tree(4, jnp.float32, [(5,), (2, 3)])
@@ -139,7 +131,7 @@ def test_native_equals_xla_path_float64(name, x64):
 @needs_kernels
 @pytest.mark.parametrize("name", ["sgd", "adam"])
 def test_donated_step_updates_in_place_and_undonated_inputs_survive(name):
-    opt = RULES[name](**HYPER[name])
+    opt = RULES[name](**CASES[name].custom)
     params, grads = tree(0, jnp.float32, [(70_001,), (9,)]), tree(1, jnp.float32, [(70_001,), (9,)])
     keep = [np.asarray(p).copy() for p in params]
     state = opt.init(params)
@@ -167,7 +159,7 @@ def test_donated_step_updates_in_place_and_undonated_inputs_survive(name):
 @needs_kernels
 @pytest.mark.parametrize("name", ["momentum", "adam"])
 def test_vmap_with_unbatched_hyperparameters_uses_the_kernel(name):
-    opt = RULES[name](**HYPER[name])
+    opt = RULES[name](**CASES[name].custom)
     params, grads = tree(0, jnp.float32, [(4, 33), (4,)]), tree(1, jnp.float32, [(4, 33), (4,)])
     state = jax.vmap(opt.init)(params)
 
@@ -237,7 +229,7 @@ def test_gradient_through_the_step_is_the_xla_formulas(name):
 @needs_kernels
 @pytest.mark.parametrize("name", ["rmsprop", "adam"])
 def test_flat_mode_uses_the_kernel(name):
-    opt = jo.flat(RULES[name](**HYPER[name]))
+    opt = jo.flat(RULES[name](**CASES[name].custom))
     params = {"a": tree(0, jnp.float32, [(3, 4)]), "b": tree(1, jnp.bfloat16, [(5,)])}
     grads = jax.tree.map(lambda p: p * 0.5 + 0.1, params)
     fp, unravel = jo.ravel(params)
