@@ -56,8 +56,8 @@ def rmsprop(
       eps: ε ``>= 0``, added outside the square root (book: 1e-7).
       momentum: α in ``[0, 1)``; 0 (the default, the book's) keeps no velocity. Otherwise a
         velocity ``v ← u + α v`` carries the step ``u`` above, as optax's, PyTorch's and
-        Keras's ``momentum`` (:func:`jaxlearn.optim.rmsprop_options.with_options` has the
-        formulas, and what a traced α under ``optax.inject_hyperparams`` does).
+        Keras's ``momentum`` (``jaxlearn/optim/rmsprop_options.py`` has the formulas, and
+        what a traced α under ``optax.inject_hyperparams`` does).
       centered: divide by :math:`\sqrt{h - |m|^2} + \varepsilon`, ``m`` the decaying mean of
         ``g`` (Graves, 2013): the gradient's running standard deviation instead of its root
         mean square. PyTorch and Keras ``centered``.
