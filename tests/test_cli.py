@@ -139,7 +139,7 @@ def test_output_folder_and_data_errors(tmp_path, capsys):
         (["paths", "--out", str(afile)], "exists and is not a folder"),
         (["paths", "--out", str(afile / "sub")], "cannot write there"),
         (["optimizers", "--dataset", "mnist", "--data-dir", str(tmp_path / "none")],
-         "the mnist data set was not found (searched"),
+         f"--data-dir {tmp_path / 'none'}: no such folder"),
     ]  # fmt: skip
     folder = tmp_path / "idx"
     folder.mkdir()
@@ -178,11 +178,112 @@ def test_missing_extras_name_the_extra_before_any_work(tmp_path, capsys, monkeyp
     assert not (tmp_path / "o").exists()
 
 
-def test_auto_dataset_says_which():
-    assert "found locally" in cli._dataset_line("auto", "mnist")
-    line = cli._dataset_line("auto", "mnist-5k")
+def test_the_data_line_says_where_the_data_comes_from(tmp_path):
+    from jaxlearn.data.mnist5k import TEST_SIZE, TRAIN_SIZE
+
+    found = tmp_path / "found"
+    line = cli._dataset_line("auto", "mnist", False, found, None)
+    assert line == f"data: mnist (--dataset auto: the mnist files were found in {found})"
+    line = cli._dataset_line("auto", "mnist-5k", False, None, None)
     assert "MNIST files not found" in line and "--download" in line
-    assert cli._dataset_line("mnist-5k", "mnist-5k") == "data: mnist-5k"
+    assert f"{TRAIN_SIZE:,} training / {TEST_SIZE:,} test digits" in line  # 4,000 / 1,000
+    assert cli._dataset_line("mnist-5k", "mnist-5k", False, None, None) == "data: mnist-5k"
+    assert cli._dataset_line("mnist", "mnist", False, found, None) == "data: mnist"
+    # --download: never "found locally" unless they were; where the files will go.
+    line = cli._dataset_line("auto", "mnist", True, None, tmp_path / "cache")
+    assert line == ("data: mnist (--download: the mnist files were not found locally; "
+                    f"downloading them into {tmp_path / 'cache'})")  # fmt: skip
+    line = cli._dataset_line("auto", "mnist", True, found, tmp_path / "cache")
+    assert "found in" in line and "downloading" not in line
+
+
+@pytest.fixture
+def offline(tmp_path, monkeypatch):
+    """No network (every URL fails as it does without DNS); no real cache or system data."""
+    import urllib.error
+
+    from jaxlearn.data import sources
+
+    def no_network(url, timeout=None):
+        raise urllib.error.URLError("[Errno -3] Temporary failure in name resolution")
+
+    monkeypatch.setattr(sources, "_urlopen", no_network)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    monkeypatch.delenv("JAXLEARN_DATA", raising=False)
+    monkeypatch.setattr(sources, "SYSTEM_DATA_DIR", tmp_path / "system")
+    return tmp_path / "xdg" / "jaxlearn" / "mnist"
+
+
+def test_download_without_network_names_each_mirror_and_the_folder(tmp_path, capsys, offline):
+    from jaxlearn.data import DATASETS
+
+    status, out, err = run(["optimizers", "--download", "--quick", "--out", str(tmp_path / "o")],
+                           capsys)  # fmt: skip
+    assert status == 2 and err.count("\n") == 1 and "Traceback" not in err
+    assert out == (f"data: mnist (--download: the mnist files were not found locally; "
+                   f"downloading them into {offline})\n")  # fmt: skip
+    assert "found locally" not in out.replace("not found locally", "")
+    spec = DATASETS["mnist"]
+    assert err.startswith("jaxlearn: error: could not download train-images-idx3-ubyte.gz for "
+                          "'mnist' from any mirror (")  # fmt: skip
+    for mirror in spec.mirrors:  # each mirror with its own cause
+        assert f"{mirror}train-images-idx3-ubyte.gz: <urlopen error [Errno -3] Temporary " \
+               "failure in name resolution>" in err  # fmt: skip
+    assert f"download the mnist files yourself ({spec.homepage}) into {offline}" in err
+    assert "pass --download" not in err and "--dataset mnist-5k" in err
+    assert not offline.exists() and not (tmp_path / "o").exists()  # nothing left behind
+
+
+def test_download_into_a_new_data_dir_is_allowed(tmp_path, capsys, offline):
+    new = tmp_path / "new"
+    status, out, err = run(["init", "--download", "--data-dir", str(new), "--out",
+                            str(tmp_path / "o")], capsys)  # fmt: skip
+    assert status == 2 and f"downloading them into {new}" in out and f"into {new}, or" in err
+    assert not new.exists()  # created for the download, removed when it failed
+
+
+@pytest.mark.parametrize("dataset", ["auto", "mnist", "mnist-5k"])
+def test_a_data_dir_that_does_not_exist_is_an_error_before_any_work(tmp_path, capsys, dataset):
+    missing = tmp_path / "typo"
+    status, out, err = run(["init", "--dataset", dataset, "--data-dir", str(missing),
+                            "--out", str(tmp_path / "o")], capsys)  # fmt: skip
+    assert status == 2 and out == ""  # not even the data line: nothing was loaded
+    assert err == (f"jaxlearn: error: --data-dir {missing}: no such folder; give the folder that "
+                   "holds the IDX files, or add --download to fetch them into it\n")  # fmt: skip
+    assert not (tmp_path / "o").exists()
+
+
+def test_help_reads_rule_and_data_set_names_where_they_live(capsys):
+    from jaxlearn.data import DATASET_CHOICES
+    from jaxlearn.experiments import BOOK_RULES
+    from jaxlearn.optim import RULES
+
+    parser = cli.build_parser()
+    with pytest.raises(SystemExit):
+        parser.parse_args(["optimizers", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert f"NAME ({', '.join(RULES)})" in text
+    assert f"default: the book's {', '.join(BOOK_RULES)}" in text
+    assert "{" + ",".join(DATASET_CHOICES) + "}" in text
+
+
+@needs_mnist5k
+def test_a_tuned_rate_replaces_the_specs_in_table_and_json(tmp_path, capsys, monkeypatch):
+    from jaxlearn.experiments import Settings, optimizers
+
+    monkeypatch.setattr(optimizers, "QUICK", Settings(iterations=40))  # a short --quick
+    argv = ["optimizers", "--dataset", "mnist-5k", "--quick", "--no-progress",
+            "--rule", "sgd", "--rule", "optax:lion:learning_rate=1e-3", "--lr", "1e-4,1e-2",
+            "--out", str(tmp_path)]  # fmt: skip
+    status, out, _ = run(argv, capsys)
+    assert status == 0
+    saved = json.loads((tmp_path / "optimizers.json").read_text())
+    lion = saved["runs"]["optax:lion:learning_rate=1e-3"]  # the key stays the spec as written
+    assert lion["name"] == "optax.lion" and lion["rule"] is None and lion["lr"] in (1e-4, 1e-2)
+    table = out.split("Learning-rate sweep")[0]
+    row = next(line.split() for line in table.splitlines() if line.strip().startswith("optax"))
+    assert row[:2] == ["optax.lion", f"{lion['lr']:.4g}"] and "learning_rate" not in table
+    assert saved["runs"]["sgd"]["name"] == "SGD" and saved["runs"]["sgd"]["rule"] == "sgd"
 
 
 def _jaxlearn(*argv):

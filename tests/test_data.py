@@ -212,8 +212,16 @@ def test_idx_missing_file_and_checksum(tmp_path):
     np.testing.assert_array_equal(
         read_idx(path, sha256=hashlib.sha256(GOOD).hexdigest()), [[0, 1, 2], [3, 4, 5]]
     )
-    with pytest.raises(DatasetError, match="SHA-256 of the decompressed content"):
+    with pytest.raises(DatasetError, match="SHA-256 of the decompressed content") as info:
         read_idx(path, sha256="0" * 64)
+    # The advice is for library callers; the fields say the same to any other caller.
+    assert str(info.value).endswith("(pass verify=False to load your own IDX files)")
+    assert info.value.checksum and info.value.path == path
+    assert "verify=False" not in info.value.problem and info.value.problem.startswith(str(path))
+    path.write_bytes(GOOD + b"x")  # one byte too many: parse_idx's error, with the file named
+    with pytest.raises(DatasetError) as info:
+        read_idx(path)
+    assert info.value.path == path and not info.value.checksum
     assert parse_idx(GOOD).shape == (2, 3)
 
 
@@ -354,9 +362,25 @@ def test_resolve_dataset(tmp_path, monkeypatch):
     assert resolve_dataset() == "mnist-5k"
     write_set(tmp_path / "xdg" / "jaxlearn" / "mnist")
     assert resolve_dataset("auto") == "mnist"
+    (tmp_path / "elsewhere").mkdir()
     assert resolve_dataset("auto", data_dir=tmp_path / "elsewhere") == "mnist"
     with pytest.raises(ValueError, match="unknown data set"):
         resolve_dataset("emnist")
+
+
+def test_a_data_dir_that_is_not_a_folder_is_an_error(tmp_path):
+    """Asked for a folder that is not there, 'auto' does not fall back to the embedded digits
+    and a name does not search elsewhere: a typo must not go unnoticed."""
+    missing = tmp_path / "typo"
+    for call in (lambda: resolve_dataset("auto", data_dir=missing),
+                 lambda: load("mnist", data_dir=missing),
+                 lambda: load("mnist-5k", data_dir=missing)):  # fmt: skip
+        with pytest.raises(sources.NoSuchFolderError) as info:
+            call()
+        assert info.value.folder == missing and info.value.path == missing
+        assert str(info.value) == (f"data_dir {missing}: no such folder (give the folder that "
+                                   "holds the IDX files, or download=True to fetch them into it)")
+    assert resolve_dataset("mnist", data_dir=missing) == "mnist"  # a name is not looked up
 
 
 # ---------------------------------------------------------------------------------- download
@@ -399,7 +423,24 @@ def test_download_checksum_mismatch_leaves_nothing(tmp_path, monkeypatch, fake_s
         load("mnist", download=True, data_dir=tmp_path / "mine")
     msg = str(info.value)
     assert "mirror-a.invalid" in msg and "mirror-b.invalid" in msg and "SHA-256 is" in msg
-    assert list((tmp_path / "mine").iterdir()) == []
+    assert not (tmp_path / "mine").exists()  # the folder made for the download is gone too
+    # The same facts, structured, for a caller that words them its own way (the command line).
+    e = info.value
+    assert isinstance(e, sources.DownloadError) and e.name == "mnist" and e.homepage == "homepage"
+    assert e.file == "train-images-idx3-ubyte.gz" and e.folder == tmp_path / "mine"
+    assert [url for url, _ in e.failures] == [
+        f"https://mirror-{m}.invalid/train-images-idx3-ubyte.gz" for m in "ab"]
+    assert all(cause.startswith(url + ": SHA-256 is") for url, cause in e.failures)
+    assert e.problem == "could not download train-images-idx3-ubyte.gz for 'mnist' from any mirror"
+    assert msg.endswith(f"Download it yourself (see homepage) and put it in {tmp_path / 'mine'}.")
+
+
+def test_a_failed_download_keeps_a_folder_it_did_not_make(tmp_path, monkeypatch, fake_spec):
+    install_opener(monkeypatch, lambda url: FakeResponse(b"\x1f\x8b not the right bytes"))
+    (tmp_path / "mine").mkdir()
+    with pytest.raises(sources.DownloadError):
+        load("mnist", download=True, data_dir=tmp_path / "mine")
+    assert (tmp_path / "mine").is_dir() and not list((tmp_path / "mine").iterdir())
 
 
 @pytest.mark.parametrize("failure", ["reset", "short", "interrupt"])
@@ -424,7 +465,7 @@ def test_interrupted_download_leaves_nothing(tmp_path, monkeypatch, fake_spec, f
     else:
         with pytest.raises(DatasetError, match="could not download"):
             load("mnist", download=True, data_dir=folder)
-    assert list(folder.iterdir()) == []
+    assert not folder.exists()
 
 
 def test_download_false_never_touches_network(tmp_path):

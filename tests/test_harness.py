@@ -60,12 +60,22 @@ def test_every_spec_form_trains_and_is_labelled():
     # Each entry really trained with its own optimizer: the curves differ.
     finals = [run["final_loss"] for run in r["runs"].values()]
     assert len(set(np.round(finals, 6))) == len(finals)
-    # Labels given as a sequence are the specs as written; bare names keep the rule's name.
-    seq = E.compare_optimizers(["sgd", ("adam", {"lr": 3e-3}), "optax:sgd:learning_rate=0.1"],
-                               **KW)  # fmt: skip
-    assert list(seq["runs"]) == ["sgd", "adam:lr=0.003", "optax:sgd:learning_rate=0.1"]
+    # Given as a sequence, the specs as written key the results; tables show display names
+    # (the rule's spelling and its settings but the learning rate, which has its own column).
+    seq = E.compare_optimizers(
+        ["sgd", ("adam", {"lr": 3e-3}), "optax:sgd:learning_rate=0.1,momentum=0.5"], **KW
+    )
+    assert list(seq["runs"]) == ["sgd", "adam:lr=0.003", "optax:sgd:learning_rate=0.1,momentum=0.5"]
     table = opt_module.report(seq).rows
-    assert [row[0] for row in table] == ["SGD", "adam:lr=0.003", "optax:sgd:learning_rate=0.1"]
+    assert [row[:2] for row in table] == [["SGD", "0.01"], ["Adam", "0.003"],
+                                          ["optax.sgd momentum=0.5", "0.1"]]  # fmt: skip
+    assert [run["rule"] for run in seq["runs"].values()] == ["sgd", "adam", None]
+    # A mapping's keys are the names (in the book's spelling when they are a rule's name); each
+    # run records the rule it trains, so "Adam 3e-3" is drawn in Adam's colour.
+    assert [run["name"] for run in r["runs"].values()][:2] == ["SGD", "Adam 3e-3"]
+    assert {label: run["rule"] for label, run in r["runs"].items()} == {
+        "SGD": "sgd", "Adam 3e-3": "adam", "momentum:lr=0.05": "momentum", "AdamW": None,
+        "optax lion": None, "mine": None, "jl": None}  # fmt: skip
 
 
 def test_seeds_equal_separate_runs_and_compile_once_per_optimizer(exact_matmuls):
@@ -101,6 +111,11 @@ def test_tuned_lr_is_the_argmin_of_the_sweep():
         assert run["lr"] == [1e-4, 1e-2, 1.0][int(np.argmin(mean))]
         np.testing.assert_allclose(run["sweep"]["val_loss_mean"], losses.mean(axis=1))
     assert "Learning-rate sweep" in str(opt_module.report(r))
+    # The sweep replaced the spec's rate: the table shows the name without it, beside the tuned
+    # rate, never the rate written in the spec.
+    tuned = r["runs"]["optax:adam:learning_rate=1"]
+    row = next(row for row in opt_module.report(r).rows if row[0] == "optax.adam")
+    assert row[1] == f"{tuned['lr']:.4g}" and "learning_rate=1" not in str(opt_module.report(r))
     with pytest.raises(SpecError, match="AdamW cannot be swept"):
         E.compare_optimizers({"AdamW": optax.adamw(1e-3)}, lrs=[1e-3], **KW)
     with pytest.raises(ValueError, match="lrs must be a non-empty list of positive"):

@@ -102,3 +102,28 @@ def test_bad_arguments():
         init.normal(-1.0)
     with pytest.raises(ValueError, match="out of range"):
         init.fan_in((3, 4), out_axis=5)
+
+
+@pytest.mark.parametrize("factory", ["he", "xavier", "normal"])
+@pytest.mark.parametrize("key", [jax.random.key(0), jax.random.PRNGKey(0)], ids=["key", "raw"])
+def test_handing_the_key_to_the_factory_fails_there_with_the_right_call(factory, key):
+    make = getattr(init, factory)
+    args = (key, (784, 100)) if factory != "normal" else (key,)
+    with pytest.raises(TypeError) as info:
+        make(*args)  # the mistake: the factory is not the initializer
+    message = str(info.value)
+    assert message.startswith(f"{factory}() makes an initializer and takes no key (got one")
+    assert f"jl.initializers.{factory}()(key, (784, 100))" in message
+    # The call the message gives works.
+    assert getattr(init, factory)()(key, (784, 100)).shape == (784, 100)
+
+
+def test_axes_are_checked_when_the_factory_is_called():
+    with pytest.raises(TypeError, match=r"he\(\): in_axis must be an int or a sequence of ints"):
+        init.he(in_axis="0")
+    with pytest.raises(TypeError, match=r"xavier\(\): out_axis must be an int or a sequence"):
+        init.xavier(out_axis=1.5)
+    with pytest.raises(TypeError, match=r"he\(\): in_axis must be an int or a sequence of ints"):
+        init.he(jnp.zeros(3))  # an array that is no key: the axes' own message
+    assert init.he(in_axis=np.int64(-2), out_axis=(-1,))(KEY, (4, 3)).shape == (4, 3)
+    assert init.normal(jnp.asarray(0.01))(KEY, (4, 3)).shape == (4, 3)  # a scalar std is fine

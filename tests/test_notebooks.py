@@ -49,3 +49,31 @@ def test_notebook_runs_in_quick_mode(path, monkeypatch):
     client.execute()  # raises CellExecutionError on the first failing cell
     report = "".join(o.get("text", "") for o in nb.cells[-1].outputs).split()
     assert report == ["True", sys.executable], report
+
+
+EXPERIMENT_FUNCTIONS = ("update_paths", "activation_histograms", "compare_initializers",
+                        "batchnorm_comparison", "weight_decay_experiment", "dropout_experiment",
+                        "hyperparameter_search", "compare_optimizers")  # fmt: skip
+#: The notebooks whose experiment rests on library calls a learner should see first.
+SHOWS_THE_LIBRARY = {
+    "01_update_paths": ("jl.sgd", "opt.update", "jl.apply_updates"),
+    "03_activation_histograms": ("jl.initializers.xavier()",),
+    "04_init_mnist": ("jl.initializers.he()", "jl.sgd"),
+    "05_batchnorm": ("jl.batchnorm_init", "jl.batch_norm"),
+    "06_overfitting": ("jl.l2_penalty", "with_weight_decay(jl.sgd)", "jl.dropout"),
+    "07_hyperparameter_search": ("train_many", "hyperparams="),
+}
+
+
+@pytest.mark.parametrize("stem", list(SHOWS_THE_LIBRARY))
+def test_notebook_runs_the_library_lines_before_the_experiment(stem):
+    """The calls an experiment rests on are shown, run (with output), before the experiment."""
+    nb = nbformat.read(NOTEBOOKS[0].parent / f"{stem}.ipynb", as_version=4)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    calls = [f"{name}(" for name in EXPERIMENT_FUNCTIONS]
+    first = next(i for i, c in enumerate(code) if any(call in c.source for call in calls))
+    before = [c for c in code[:first] if any(name in c.source for name in SHOWS_THE_LIBRARY[stem])]
+    assert before, f"{stem}: none of {SHOWS_THE_LIBRARY[stem]} runs before the experiment"
+    for name in SHOWS_THE_LIBRARY[stem]:
+        assert any(name in c.source for c in before), f"{stem}: {name} is not shown first"
+    assert all(c.get("outputs") for c in before), f"{stem}: the library cells print nothing"

@@ -27,6 +27,28 @@ def test_python_block_runs_as_written(index, capsys):
     capsys.readouterr()
 
 
+@pytest.mark.skipif(not available("mnist-5k"), reason="the first block uses mnist-5k")
+def test_the_first_block_trains_on_the_labels_load_returns(capsys):
+    """The opening snippet as written: integer labels from ``jaxlearn.data.load``, a loss that
+    is optax's integer-label cross-entropy, and one pass of Adam that lowers it."""
+    import jax.numpy as jnp
+    import numpy as np
+    import optax
+
+    ns: dict = {}
+    exec(compile(BLOCKS[0], "README.md python block 1", "exec"), ns)
+    x, t, params = ns["x"], ns["t"], ns["params"]
+    assert t.dtype == np.int32 and t.shape == (4000,)  # load's default: integer labels
+    logits = x @ params["W"] + params["b"]
+    want = optax.softmax_cross_entropy_with_integer_labels(logits, t).mean()
+    got = ns["loss"](params, x, t)
+    np.testing.assert_allclose(got, want, rtol=1e-5)
+    zero = {"W": jnp.zeros((784, 10)), "b": jnp.zeros(10)}
+    np.testing.assert_allclose(ns["loss"](zero, x, t), np.log(10), rtol=1e-6)
+    assert float(got) < 1.8  # it learned (ln 10 = 2.30 before training)
+    assert capsys.readouterr().out == f"loss {float(got):.3f} (ln 10 = 2.303 before training)\n"
+
+
 def test_api_paragraph_matches_all():
     text = README.read_text()
     section = text[text.index("## API at a glance") :]

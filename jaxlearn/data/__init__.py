@@ -8,11 +8,21 @@ files are read by a strict reader (:mod:`jaxlearn.data.idx`), found, checked and
 
 from jaxlearn.data.idx import DatasetError, DatasetNotFoundError, parse_idx, read_idx, write_idx
 from jaxlearn.data.labels import class_indices
-from jaxlearn.data.load import DATASET_NAMES, as_dataset, available, load, resolve_dataset
+from jaxlearn.data.load import (
+    AUTO,
+    DATASET_CHOICES,
+    DATASET_NAMES,
+    as_dataset,
+    available,
+    load,
+    resolve_dataset,
+)
 from jaxlearn.data.sources import DATASETS, cache_dir, download, search_dirs
 
 __all__ = [
+    "AUTO",
     "DATASETS",
+    "DATASET_CHOICES",
     "DATASET_NAMES",
     "DatasetError",
     "DatasetNotFoundError",

@@ -58,7 +58,30 @@ _GZIP_MAGIC = b"\x1f\x8b"
 
 
 class DatasetError(ValueError):
-    """A data set is missing, truncated, corrupt or not the file it should be."""
+    """A data set is missing, truncated, corrupt or not the file it should be.
+
+    ``str(error)`` is the whole message, advice included; the attributes let a caller (the
+    command line) say the same in its own words without parsing that text.
+
+    Attributes:
+      problem: what is wrong, in one line, naming the file, folder or URL.
+      path: the file or folder at fault, when there is one.
+      checksum: the file is well-formed but not the official one (its SHA-256 differs), so
+        ``verify=False`` would load it.
+    """
+
+    def __init__(
+        self,
+        problem: str,
+        *,
+        path: str | os.PathLike | None = None,
+        checksum: bool = False,
+        advice: str | None = None,
+    ):
+        super().__init__(problem if advice is None else f"{problem} ({advice})")
+        self.problem = problem
+        self.path = None if path is None else Path(path)
+        self.checksum = checksum
 
 
 class DatasetNotFoundError(DatasetError):
@@ -71,6 +94,7 @@ class DatasetNotFoundError(DatasetError):
 
     def __init__(self, message: str, name: str, tried: list[str]):
         super().__init__(message)
+        self.problem = message.splitlines()[0]
         self.name, self.tried = name, list(tried)
 
 
@@ -80,18 +104,18 @@ def read_idx_bytes(path: str | os.PathLike) -> bytes:
     try:
         data = path.read_bytes()
     except OSError as e:
-        raise DatasetError(f"{path}: cannot read the file ({e.strerror or e})") from e
+        raise DatasetError(f"{path}: cannot read the file ({e.strerror or e})", path=path) from e
     if data[:2] == _GZIP_MAGIC:
         try:
             return gzip.decompress(data)
         except (OSError, EOFError, zlib.error) as e:
             # gzip.BadGzipFile is an OSError; a cut-off stream raises EOFError.
-            raise DatasetError(f"{path}: corrupt or truncated gzip data ({e})") from e
+            raise DatasetError(f"{path}: corrupt or truncated gzip data ({e})", path=path) from e
     if path.suffix == ".gz":
         raise DatasetError(
             f"{path}: the name ends in .gz but the content is not gzip data "
-            f"(first bytes {data[:4].hex()!r})"
-        )
+            f"(first bytes {data[:4].hex()!r})", path=path,
+        )  # fmt: skip
     return data
 
 
@@ -159,10 +183,14 @@ def read_idx(path: str | os.PathLike, *, sha256: str | None = None) -> np.ndarra
         if got != sha256.lower():
             raise DatasetError(
                 f"{path}: SHA-256 of the decompressed content is {got}, expected {sha256}: "
-                "the file is corrupt or not the official one (pass verify=False to load your "
-                "own IDX files)"
-            )
-    return parse_idx(data, str(path))
+                "the file is corrupt or not the official one", path=path, checksum=True,
+                advice="pass verify=False to load your own IDX files",
+            )  # fmt: skip
+    try:
+        return parse_idx(data, str(path))
+    except DatasetError as e:
+        e.path = Path(path)  # parse_idx knows the bytes, not where they came from
+        raise
 
 
 def write_idx(path: str | os.PathLike, array, *, compress: bool | None = None) -> None:

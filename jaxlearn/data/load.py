@@ -43,14 +43,20 @@ from jaxlearn.data.idx import DatasetError, DatasetNotFoundError, read_idx
 from jaxlearn.data.labels import class_indices
 from jaxlearn.data.mnist5k import load_mnist5k, mnist5k_available
 
-__all__ = ["DATASET_NAMES", "as_dataset", "available", "load", "resolve_dataset"]
+__all__ = ["AUTO", "DATASET_CHOICES", "DATASET_NAMES", "as_dataset", "available", "load",
+           "resolve_dataset"]  # fmt: skip
 
+#: The data sets :func:`load` knows by name.
 DATASET_NAMES = ("mnist", "fashion-mnist", "mnist-5k")
+#: The name that picks one (see :func:`resolve_dataset`).
+AUTO = "auto"
+#: Every name :func:`load` and :func:`resolve_dataset` take.
+DATASET_CHOICES = (AUTO, *DATASET_NAMES)
 NUM_CLASSES = 10
 
 
 def _check_name(name: str, allow_auto: bool = False) -> None:
-    names = DATASET_NAMES + (("auto",) if allow_auto else ())
+    names = DATASET_CHOICES if allow_auto else DATASET_NAMES
     if name not in names:
         raise ValueError(f"unknown data set {name!r}; choose one of {', '.join(names)}")
 
@@ -68,12 +74,14 @@ def available(name: str, data_dir: str | os.PathLike | None = None) -> bool:
     return files is not None
 
 
-def resolve_dataset(name: str = "auto", data_dir: str | os.PathLike | None = None) -> str:
+def resolve_dataset(name: str = AUTO, data_dir: str | os.PathLike | None = None) -> str:
     """``'auto'`` becomes ``'mnist'`` when its files are present locally, else ``'mnist-5k'``;
-    any other known name is returned unchanged."""
+    any other known name is returned unchanged. A ``data_dir`` that is not a folder is an
+    error (:class:`~jaxlearn.data.sources.NoSuchFolderError`), not a reason to fall back."""
     _check_name(name, allow_auto=True)
-    if name != "auto":
+    if name != AUTO:
         return name
+    sources.check_data_dir(data_dir)
     return "mnist" if available("mnist", data_dir) else "mnist-5k"
 
 
@@ -108,7 +116,7 @@ def _load_idx(name: str, data_dir, download: bool, verify: bool):
         f = spec.files[role]
         a = read_idx(path, sha256=f.sha256 if verify else None)
         if verify and a.shape != f.shape:
-            raise DatasetError(f"{path}: shape {a.shape}, expected {f.shape}")
+            raise DatasetError(f"{path}: shape {a.shape}, expected {f.shape}", path=path)
         arrays[role] = (path, a)
     out = []
     for split in ("train", "test"):
@@ -116,17 +124,21 @@ def _load_idx(name: str, data_dir, download: bool, verify: bool):
         if x.ndim != 3 or x.dtype != np.uint8:
             raise DatasetError(
                 f"{ipath}: images must be unsigned bytes of shape (N, rows, cols), "
-                f"got {x.dtype} {x.shape}"
-            )
+                f"got {x.dtype} {x.shape}", path=ipath,
+            )  # fmt: skip
         if t.ndim != 1 or t.dtype.kind not in "iu":
             raise DatasetError(
-                f"{lpath}: labels must be integers of shape (N,), got {t.dtype} {t.shape}"
+                f"{lpath}: labels must be integers of shape (N,), got {t.dtype} {t.shape}",
+                path=lpath,
             )
         if len(x) != len(t):
-            raise DatasetError(f"{ipath} has {len(x)} images but {lpath} has {len(t)} labels")
+            raise DatasetError(
+                f"{ipath} has {len(x)} images but {lpath} has {len(t)} labels", path=lpath
+            )
         if t.size and (t.min() < 0 or t.max() >= NUM_CLASSES):
             raise DatasetError(
-                f"{lpath}: labels must lie in 0..{NUM_CLASSES - 1}, found {t.min()}..{t.max()}"
+                f"{lpath}: labels must lie in 0..{NUM_CLASSES - 1}, found {t.min()}..{t.max()}",
+                path=lpath,
             )
         out.append((x, t))
     return out
@@ -177,16 +189,21 @@ def load(
       one_hot: labels as (N, 10) float32 one-hot rows; otherwise int32 of shape (N,).
       data_dir: a folder to look in first (and to download into); see
         :mod:`jaxlearn.data.sources` for every folder searched. Ignored for ``'mnist-5k'``.
-      download: fetch the files from the public mirrors when they are not found locally.
+      download: fetch the files from the public mirrors when they are not found locally (into
+        ``data_dir`` when given, which is then created if need be).
       verify: check each file's SHA-256 against the official one (and the official shapes).
         Pass ``False`` to load your own IDX files; their layout is checked all the same.
 
     Raises:
       DatasetError: the files are missing (the message lists each folder tried and how to
-        provide them), truncated, corrupt or fail their checksum.
+        provide them), truncated, corrupt or fail their checksum; ``data_dir`` is not a folder
+        (:class:`~jaxlearn.data.sources.NoSuchFolderError`, unless ``download``); a download
+        failed on every mirror (:class:`~jaxlearn.data.sources.DownloadError`).
       ValueError: an unknown ``name``.
     """
-    name = resolve_dataset(name, data_dir)
+    sources.check_data_dir(data_dir, download)
+    exists = data_dir is not None and os.path.isdir(data_dir)
+    name = resolve_dataset(name, data_dir if exists else None)
     if name == "mnist-5k":
         splits = load_mnist5k(verify=verify)
     else:

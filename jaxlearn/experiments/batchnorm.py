@@ -10,41 +10,33 @@ variant trains its 16 scales in one ``vmap``-ed program.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxlearn.experiments.common import DatasetLike, by_seed, get_data, seed_keys, train_runs
-from jaxlearn.experiments.report import (
-    TIDY_HEADER,
-    Report,
-    curve_rows,
-    describe_hidden,
-    iterations_per_epoch,
-    pct,
-)
+from jaxlearn.experiments.data import get_data
+from jaxlearn.experiments.keys import by_seed
+from jaxlearn.experiments.records import TIDY_HEADER, Result, curve_rows
+from jaxlearn.experiments.report import Report, describe_hidden, pct, seeds_in_title
+from jaxlearn.experiments.settings import Settings
+from jaxlearn.experiments.training import train_runs
 from jaxlearn.nn import mlp
 from jaxlearn.optim import sgd
 
-EPOCHS, QUICK_EPOCHS = 20, 10
-TRAIN_SIZE = 1000
+#: The book's settings (1000 training images, [100]×5 network, SGD η=0.01, batch 100, 20
+#: epochs) and what ``quick=True`` changes (10 epochs).
+BOOK = Settings(epochs=20, train_size=1000, batch_size=100, lr=0.01, hidden=(100,) * 5)
+QUICK = Settings(epochs=10)
 
 
 def batchnorm_comparison(
     weight_scales: Sequence[float] | None = None,
     *,
-    seeds: int = 1,
-    key: jax.Array | int = 0,
-    dataset: DatasetLike = "auto",
-    epochs: int | None = None,
-    train_size: int = TRAIN_SIZE,
-    batch_size: int = 100,
-    lr: float = 0.01,
-    hidden: Sequence[int] = (100,) * 5,
-    quick: bool = False,
-    progress: bool | None = None,
-) -> dict:
+    settings: Settings | None = None,
+    **overrides: Any,
+) -> Result:
     """Train with and without Batch Norm at each initial weight scale; record train accuracy.
 
     As the book, accuracy is measured on the ``train_size`` training images after every epoch
@@ -53,19 +45,20 @@ def batchnorm_comparison(
 
     Args:
       weight_scales: W std per configuration (default ``np.logspace(0, -4, 16)``).
-      seeds: repeats of the whole comparison, each its own draws and mini-batches (seed ``i``
-        of ``key=k`` is the single-seed run ``key=k+i``); all in one program per variant.
-      key, dataset, progress: as in the other experiments.
-      epochs: 20 (the book's), 10 with ``quick``.
-      train_size, batch_size, lr, hidden: the book's 1000, 100, 0.01, [100]×5.
+      settings, overrides: a :class:`~jaxlearn.experiments.settings.Settings` and/or its fields as
+        keywords: ``seeds`` (repeats of the whole comparison, all in one program per variant),
+        ``key``, ``dataset``, ``epochs``, ``train_size``, ``batch_size``, ``lr``, ``hidden``,
+        ``quick``, ``progress``. Defaults: :data:`~jaxlearn.experiments.batchnorm.BOOK` (20 epochs,
+        1000 images, batch 100, SGD 0.01, [100]×5) and :data:`~jaxlearn.experiments.batchnorm.QUICK`
+        (10 epochs).
 
     Returns:
-      ``{'experiment': 'batchnorm', 'config': {'dataset', 'train_size', 'epochs',
-      'batch_size', 'lr', 'hidden'}, 'weight_scales' (S,), 'epochs' (E,) epoch numbers,
-      'train_acc_bn' (S, E), 'train_acc_plain' (S, E), 'loss_bn' (S, iterations),
-      'loss_plain' (S, iterations), 'bn_wins' (S,) bool: final accuracy with BN higher}``;
-      with N seeds every array but the axes gains a leading seed axis ``(N, …)``, and
-      ``config['seeds']`` lists the seeds.
+      A :class:`~jaxlearn.experiments.records.Result` ``{'experiment': 'batchnorm', 'config':
+      {'dataset', 'train_size', 'epochs', 'batch_size', 'lr', 'hidden', 'seeds'},
+      'weight_scales' (S,), 'epochs' (E,) epoch numbers, 'train_acc_bn' (S, E),
+      'train_acc_plain' (S, E), 'loss_bn' (S, iterations), 'loss_plain' (S, iterations),
+      'bn_wins' (S,) bool: final accuracy with BN higher}``; with N seeds every array but the
+      axes gains a leading seed axis ``(N, …)``.
 
     >>> import numpy as np
     >>> rng = np.random.default_rng(0)
@@ -76,51 +69,39 @@ def batchnorm_comparison(
     >>> r['train_acc_bn'].shape, r['train_acc_plain'].shape
     ((2, 2), (2, 2))
     """
+    s = Settings.of(settings, **overrides).fill(BOOK, QUICK, "batchnorm_comparison")
     scales = np.logspace(0, -4, 16) if weight_scales is None else np.asarray(weight_scales)
     if scales.ndim != 1 or scales.size == 0 or np.any(scales <= 0):
         raise ValueError("weight_scales must be a non-empty 1-D array of positive numbers")
-    epochs = epochs or (QUICK_EPOCHS if quick else EPOCHS)
-    name, ((x, t), _) = get_data(dataset)
-    if train_size > len(x):
-        raise ValueError(f"train_size ({train_size}) exceeds the {len(x)} training images")
-    data = (x[:train_size], t[:train_size])  # the book evaluates on the training images only
-    split = [jax.random.split(k) for k in seed_keys(key, seeds)[0]]
+    name, ((x, t), _) = get_data(s.dataset)
+    if s.train_size > len(x):
+        raise ValueError(f"train_size ({s.train_size}) exceeds the {len(x)} training images")
+    data = (x[: s.train_size], t[: s.train_size])  # the book evaluates on the training images
+    split = [jax.random.split(k) for k in s.seed_keys()[0]]
     # Seed-major; within a seed every scale sees the same mini-batches, with and without BN.
     keys = jnp.stack([k_train for _, k_train in split for _ in scales])
     out = {}
     for tag, use_bn in (("bn", True), ("plain", False)):
-        net = mlp.make(x.shape[1], list(hidden), 10, use_batchnorm=use_bn)
+        net = mlp.make(x.shape[1], list(s.hidden), 10, use_batchnorm=use_bn)
         inits = [mlp.init_many(net, k, len(scales), weight_scale=scales) for k, _ in split]
         params, state = jax.tree.map(lambda *a: jnp.concatenate(a), *inits)
         r = train_runs(
-            net, params, state, sgd(lr), data, keys, epochs=epochs, batch_size=batch_size,
-            progress=progress, desc="Batch Norm" if use_bn else "no Batch Norm",
+            net, params, state, sgd(s.lr), data, keys, epochs=s.epochs, batch_size=s.batch_size,
+            progress=s.progress, desc="Batch Norm" if use_bn else "no Batch Norm",
         )  # fmt: skip
-        out[f"train_acc_{tag}"] = by_seed(r.train_acc, seeds)
-        out[f"loss_{tag}"] = by_seed(r.loss, seeds)
-    config = {
-        "dataset": name,
-        "train_size": train_size,
-        "epochs": epochs,
-        "batch_size": batch_size,
-        "lr": lr,
-        "hidden": list(hidden),
-        "seeds": seed_keys(key, seeds)[1],
-    }
-    return {
-        "experiment": "batchnorm",
-        "config": config,
-        "weight_scales": scales,
-        "epochs": np.arange(1, epochs + 1),
-        **out,
-        "bn_wins": out["train_acc_bn"][..., -1] > out["train_acc_plain"][..., -1],
-    }
+        out[f"train_acc_{tag}"] = by_seed(r.train_acc, s.seeds)
+        out[f"loss_{tag}"] = by_seed(r.loss, s.seeds)
+    return Result(
+        "batchnorm", s.config(name, s.train_size), weight_scales=scales,
+        epochs=np.arange(1, s.epochs + 1), **out,
+        bn_wins=out["train_acc_bn"][..., -1] > out["train_acc_plain"][..., -1],
+    )  # fmt: skip
 
 
 def report(result: dict) -> Report:
     """The table of :func:`batchnorm_comparison`' result: final train accuracy per scale."""
-    c, r = result["config"], result
-    seeds = len(c.get("seeds", [0]))
+    r = Result.of(result)
+    c, seeds = r.config, r.n_seeds
     # Final accuracies (seeds, scales); the comparison is of the means over seeds.
     plain = np.asarray(r["train_acc_plain"])[..., -1].reshape(seeds, -1)
     bn = np.asarray(r["train_acc_bn"])[..., -1].reshape(seeds, -1)
@@ -139,7 +120,7 @@ def report(result: dict) -> Report:
     return Report(
         f"Batch Normalization on {c['dataset']} ({c['train_size']} training images, "
         f"{describe_hidden(c['hidden'])}, SGD {c['lr']:g}, {c['epochs']} epochs"
-        + (f", {seeds} seeds" if seeds > 1 else "") + "): final train accuracy",
+        f"{seeds_in_title(seeds)}): final train accuracy",
         ["W scale", "without BN", "with BN", "better"],
         rows,
         notes,
@@ -147,12 +128,11 @@ def report(result: dict) -> Report:
 
 
 def tidy(result: dict) -> tuple[tuple[str, ...], list[tuple]]:
-    """The result as long-format CSV rows (:data:`~jaxlearn.experiments.report.TIDY_HEADER`):
+    """The result as long-format CSV rows (:data:`~jaxlearn.experiments.records.TIDY_HEADER`):
     per weight scale, with and without Batch Norm (label ``'W=0.1 BN'`` / ``'W=0.1 plain'``),
     the loss per iteration and the train accuracy after every epoch, per seed."""
-    c = result["config"]
-    seeds, per_epoch = c.get("seeds", [0]), iterations_per_epoch(c)
-    epochs = [e * per_epoch for e in np.asarray(result["epochs"])]
+    result = Result.of(result)
+    seeds, epochs = result.seeds, result.epoch_ends()
     rows = []
     for tag in ("bn", "plain"):
         loss = np.asarray(result[f"loss_{tag}"])
@@ -165,4 +145,4 @@ def tidy(result: dict) -> tuple[tuple[str, ...], list[tuple]]:
     return TIDY_HEADER, rows
 
 
-__all__ = ["batchnorm_comparison", "report", "tidy"]
+__all__ = ["BOOK", "QUICK", "batchnorm_comparison", "report", "tidy"]

@@ -15,7 +15,8 @@ from collections.abc import Mapping
 import jax
 import numpy as np
 
-from jaxlearn.experiments.common import as_key
+from jaxlearn.experiments.keys import as_key
+from jaxlearn.experiments.records import Result
 from jaxlearn.experiments.report import Report, pct
 from jaxlearn.initializers import weight_std
 from jaxlearn.nn.activations import ACTIVATIONS
@@ -42,7 +43,7 @@ def activation_histograms(
     bins: int = 30,
     return_activations: bool = False,
     quick: bool = False,
-) -> dict:
+) -> Result:
     """Forward N(0, 1) inputs through ``layers`` bias-free layers and histogram each layer.
 
     Every configuration uses the same input and the same N(0, 1) weight draws, scaled by its
@@ -57,12 +58,12 @@ def activation_histograms(
       quick: accepted for a uniform interface; the experiment is already fast.
 
     Returns:
-      ``{'experiment': 'histograms', 'config': {'num_inputs', 'nodes', 'layers', 'bins'},
-      'configs': {label: {'activation', 'std' (layer 1's number),
-      'edges' (bins + 1,), 'counts' (layers, bins), 'mean' (layers,), 'std_per_layer'
-      (layers,), 'frac_saturated' (layers,): share within 0.1 of 0 or 1 (sigmoid),
-      'frac_middle' (layers,): share in [0.4, 0.6], 'frac_zero' (layers,): share below 0.01
-      in absolute value}}}``.
+      A :class:`~jaxlearn.experiments.records.Result` ``{'experiment': 'histograms', 'config':
+      {'num_inputs', 'nodes', 'layers', 'bins'}, 'configs': {label: {'activation', 'std' (layer 1's
+      number), 'edges' (bins + 1,), 'counts' (layers, bins), 'mean' (layers,), 'std_per_layer'
+      (layers,), 'frac_saturated' (layers,): share within 0.1 of 0 or 1 (sigmoid), 'frac_middle'
+      (layers,): share in [0.4, 0.6], 'frac_zero' (layers,): share below 0.01 in absolute
+      value}}}``.
 
     >>> r = activation_histograms(layers=2, num_inputs=50, nodes=10)
     >>> c = r['configs']['sigmoid, std=0.01']
@@ -99,7 +100,7 @@ def activation_histograms(
             entry["activations"] = acts
         out[label] = entry
     config = {"num_inputs": num_inputs, "nodes": nodes, "layers": layers, "bins": bins}
-    return {"experiment": "histograms", "config": config, "configs": out}
+    return Result("histograms", config, configs=out)
 
 
 def report(result: dict) -> Report:

@@ -7,45 +7,43 @@ fastest. The three networks train together in one ``vmap``-ed program.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
-from jaxlearn.experiments.common import (
-    DatasetLike,
-    cell,
-    display,
-    get_data,
-    loss_run,
-    seed_keys,
-    train_runs,
+from jaxlearn.experiments.curves import cell, first_loss, loss_run
+from jaxlearn.experiments.data import get_data
+from jaxlearn.experiments.display import display
+from jaxlearn.experiments.records import TIDY_HEADER, Result, loss_run_rows
+from jaxlearn.experiments.report import (
+    Report,
+    describe_hidden,
+    pct,
+    seeds_in_title,
+    spread_note,
 )
-from jaxlearn.experiments.report import TIDY_HEADER, Report, describe_hidden, loss_run_rows, pct
+from jaxlearn.experiments.settings import Settings
+from jaxlearn.experiments.training import train_runs
 from jaxlearn.nn import mlp
 from jaxlearn.optim import sgd
 
 #: The book's three initialisations: label → ``weight_init_std`` as ``MultiLayerNetExtend``
 #: takes it.
 INIT_STDS: dict[str, str | float] = {"std=0.01": 0.01, "Xavier": "xavier", "He": "he"}
-ITERATIONS, QUICK_ITERATIONS = 2000, 500
+#: The book's settings ([100]×4 ReLU network, SGD η=0.01, batch 128, 2000 iterations) and what
+#: ``quick=True`` changes (500 iterations).
+BOOK = Settings(iterations=2000, batch_size=128, lr=0.01, hidden=(100,) * 4)
+QUICK = Settings(iterations=500)
 
 
 def compare_initializers(
     inits: Mapping[str, Any] | None = None,
     *,
-    seeds: int = 1,
-    key: jax.Array | int = 0,
-    dataset: DatasetLike = "auto",
-    iterations: int | None = None,
-    batch_size: int = 128,
-    lr: float = 0.01,
-    hidden: Sequence[int] = (100, 100, 100, 100),
-    quick: bool = False,
-    progress: bool | None = None,
-) -> dict:
+    settings: Settings | None = None,
+    **overrides: Any,
+) -> Result:
     """Train one ReLU network per weight initialisation with SGD; record the loss.
 
     The configurations (and seeds) train in one ``vmap``-ed program
@@ -56,18 +54,19 @@ def compare_initializers(
         ``'xavier'``, a number) or any initializer with ``jax.nn.initializers``' signature
         ``(key, shape, dtype) -> W`` (``jax.nn.initializers.glorot_normal()``,
         ``jaxlearn.initializers.he()``); default :data:`INIT_STDS`.
-      seeds: runs per initialisation, each its own draw and mini-batches (seed ``i`` of
-        ``key=k`` is the single-seed run ``key=k+i``).
-      key, dataset, quick, progress: as in :func:`~jaxlearn.experiments.compare_optimizers`.
-      iterations, batch_size, lr, hidden: the book's 2000 (500 with ``quick``), 128, 0.01 and
-        [100]×4.
+      settings, overrides: a :class:`~jaxlearn.experiments.settings.Settings` and/or its fields as
+        keywords: ``seeds`` (each its own draw and mini-batches), ``key``, ``dataset``,
+        ``iterations``, ``batch_size``, ``lr``, ``hidden``, ``quick``, ``progress``. Defaults:
+        :data:`~jaxlearn.experiments.initializers.BOOK` (2000 iterations, batch 128, SGD 0.01,
+        [100]×4) and :data:`~jaxlearn.experiments.initializers.QUICK` (500 iterations).
 
     Returns:
-      ``{'experiment': 'init', 'config': {'dataset', 'train_size', 'iterations', 'batch_size',
-      'lr', 'hidden', 'activation', 'seeds'}, 'runs': {label: {'std' (the std as given, or the
-      initializer's name), 'loss', 'smoothed_loss', 'final_loss', 'train_acc', 'test_acc'}}}``,
-      with a leading seed axis and a ``'summary'`` (mean, std, min, max of each final) for
-      several seeds, as :func:`~jaxlearn.experiments.compare_optimizers` returns them.
+      A :class:`~jaxlearn.experiments.records.Result` ``{'experiment': 'init', 'config':
+      {'dataset', 'train_size', 'iterations', 'batch_size', 'lr', 'hidden', 'activation',
+      'seeds'}, 'runs': {label: {'std' (the std as given, or the initializer's name), 'loss',
+      'smoothed_loss', 'final_loss', 'train_acc', 'test_acc'}}}``, with a leading seed axis
+      and a ``'summary'`` (mean, std, min, max of each final) for several seeds, as
+      :func:`~jaxlearn.experiments.compare_optimizers` returns them.
 
     >>> import numpy as np
     >>> rng = np.random.default_rng(0)
@@ -78,14 +77,14 @@ def compare_initializers(
     >>> sorted(r['runs']), r['runs']['He']['loss'].shape
     (['He', 'Xavier', 'std=0.01'], (20,))
     """
+    s = Settings.of(settings, **overrides).fill(BOOK, QUICK, "compare_initializers")
     inits = dict(INIT_STDS if inits is None else inits)
     if not inits:
         raise ValueError("inits: empty")
-    iterations = iterations or (QUICK_ITERATIONS if quick else ITERATIONS)
-    name, data = get_data(dataset)
-    keys, ids = seed_keys(key, seeds)
+    name, data = get_data(s.dataset)
+    keys, _ = s.seed_keys()
     n_in = data[0][0].shape[1]
-    nets = [mlp.make(n_in, list(hidden), 10, weight_init_std=s) for s in inits.values()]
+    nets = [mlp.make(n_in, list(s.hidden), 10, weight_init_std=std) for std in inits.values()]
     # Seed-major: within a seed, the same key (so the same N(0, 1) draw for every scale) and
     # the same mini-batches for every configuration.
     split = [jax.random.split(k) for k in keys]
@@ -93,27 +92,18 @@ def compare_initializers(
     params, state = jax.tree.map(lambda *a: jnp.stack(a), *stacked)
     train_keys = jnp.stack([k_train for _, k_train in split for _ in nets])
     r = train_runs(
-        nets[0], params, state, sgd(lr), data, train_keys, iterations=iterations,
-        batch_size=batch_size, eval_every=iterations, progress=progress, desc="init",
+        nets[0], params, state, sgd(s.lr), data, train_keys, iterations=s.iterations,
+        batch_size=s.batch_size, eval_every=s.iterations, progress=s.progress, desc="init",
     )  # fmt: skip
     k = len(nets)
-    loss = r.loss.reshape(seeds, k, -1)
-    train_acc, test_acc = (a[:, -1].reshape(seeds, k) for a in (r.train_acc, r.test_acc))
+    loss = r.loss.reshape(s.seeds, k, -1)
+    train_acc, test_acc = (a[:, -1].reshape(s.seeds, k) for a in (r.train_acc, r.test_acc))
     runs = {
         label: loss_run(loss[:, i], train_acc[:, i], test_acc[:, i], std=_describe(std))
         for i, (label, std) in enumerate(inits.items())
     }
-    config = {
-        "dataset": name,
-        "train_size": len(data[0][0]),
-        "iterations": iterations,
-        "batch_size": batch_size,
-        "lr": lr,
-        "hidden": list(hidden),
-        "activation": nets[0].activation,
-        "seeds": ids,
-    }
-    return {"experiment": "init", "config": config, "runs": runs}
+    config = s.config(name, len(data[0][0]), activation=nets[0].activation)
+    return Result("init", config, runs=runs)
 
 
 def _describe(spec: Any) -> str | float:
@@ -125,21 +115,19 @@ def _describe(spec: Any) -> str | float:
 
 def report(result: dict) -> Report:
     """The table of :func:`compare_initializers`' result: one row per initial weight scale."""
-    c = result["config"]
+    result = Result.of(result)
+    c, seeds = result.config, result.n_seeds
     rows = [
-        [label, str(run["std"]), f"{float(np.mean(np.asarray(run['loss'])[..., 0])):.4g}",
+        [label, str(run["std"]), f"{first_loss(run):.4g}",
          cell(run, "final_loss", lambda v: f"{v:.4g}"), cell(run, "train_acc", pct),
          cell(run, "test_acc", pct)]
         for label, run in result["runs"].items()
     ]  # fmt: skip
-    seeds = len(c.get("seeds", [0]))
-    notes = ["ln 10 = 2.3026: the loss of a network that has learned nothing"]
-    if seeds > 1:
-        notes.append(f"± : standard deviation over the {seeds} seeds")
+    notes = ["ln 10 = 2.3026: the loss of a network that has learned nothing", *spread_note(seeds)]
     return Report(
         f"Weight initialisation on {c['dataset']}: {describe_hidden(c['hidden'])} "
         f"{display(c['activation'])}, SGD lr={c['lr']:g}, batch {c['batch_size']}, "
-        f"{c['iterations']} iterations" + (f", {seeds} seeds" if seeds > 1 else ""),
+        f"{c['iterations']} iterations{seeds_in_title(seeds)}",
         ["init", "weight_init_std", "first loss", "final loss", "train acc", "test acc"],
         rows,
         notes,
@@ -147,9 +135,9 @@ def report(result: dict) -> Report:
 
 
 def tidy(result: dict) -> tuple[tuple[str, ...], list[tuple]]:
-    """The result as long-format CSV rows (:data:`~jaxlearn.experiments.report.TIDY_HEADER`):
+    """The result as long-format CSV rows (:data:`~jaxlearn.experiments.records.TIDY_HEADER`):
     every run's loss per iteration and its final train/test accuracy, per seed."""
     return TIDY_HEADER, loss_run_rows(result)
 
 
-__all__ = ["INIT_STDS", "compare_initializers", "report", "tidy"]
+__all__ = ["BOOK", "INIT_STDS", "QUICK", "compare_initializers", "report", "tidy"]

@@ -18,32 +18,29 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxlearn.experiments.common import (
-    DatasetLike,
-    as_key,
-    cell,
-    display,
-    get_data,
-    loss_run,
-    mean_final,
-    seed_keys,
-    train_runs,
-)
+from jaxlearn.experiments.curves import cell, first_loss, loss_run, mean_final
+from jaxlearn.experiments.data import get_data
+from jaxlearn.experiments.display import display, run_name
+from jaxlearn.experiments.keys import as_key
+from jaxlearn.experiments.records import TIDY_HEADER, Result, curve_rows, loss_run_rows
 from jaxlearn.experiments.report import (
-    TIDY_HEADER,
     Report,
-    curve_rows,
     describe_hidden,
-    loss_run_rows,
     pct,
+    seeds_in_title,
+    spread_note,
 )
+from jaxlearn.experiments.settings import Settings
 from jaxlearn.experiments.specs import Entry, SpecError, resolve_entries
+from jaxlearn.experiments.training import train_runs
 from jaxlearn.nn import mlp
 
 #: The book's four rules (all six: ``tuple(jaxlearn.RULES)``).
 BOOK_RULES = ("sgd", "momentum", "adagrad", "adam")
-#: Iterations of the full run and of ``quick=True`` (enough for SGD to trail clearly).
-ITERATIONS, QUICK_ITERATIONS = 2000, 500
+#: The book's settings, a [100]×4 network, batch 128 and 2000 iterations (no ``lr``, each
+#: optimizer brings its own); and what ``quick=True`` changes, 500 iterations (SGD still trails).
+BOOK = Settings(iterations=2000, batch_size=128, hidden=(100,) * 4)
+QUICK = Settings(iterations=500)
 #: Share of the training images held out to pick each optimizer's learning rate (``lrs=``).
 VALIDATION_FRACTION = 0.1
 
@@ -51,16 +48,10 @@ VALIDATION_FRACTION = 0.1
 def compare_optimizers(
     rules: Sequence[Any] | Mapping[str, Any] = BOOK_RULES,
     *,
-    seeds: int = 1,
     lrs: Sequence[float] | None = None,
-    key: jax.Array | int = 0,
-    dataset: DatasetLike = "auto",
-    iterations: int | None = None,
-    batch_size: int = 128,
-    hidden: Sequence[int] = (100, 100, 100, 100),
-    quick: bool = False,
-    progress: bool | None = None,
-) -> dict:
+    settings: Settings | None = None,
+    **overrides: Any,
+) -> Result:
     """Train the same network with each optimizer and record the per-iteration loss.
 
     Every optimizer starts from the same initial weights and sees the same mini-batches (per
@@ -71,32 +62,29 @@ def compare_optimizers(
       rules: the optimizers: rule names (``'adam'``), names with overrides (``('adam', {'lr':
         3e-3})``, ``'adam:lr=0.003'``), optax aliases (``'optax:adamw:learning_rate=1e-3'``), or
         a mapping ``{label: any of those, or any optax.GradientTransformation}``. The labels
-        name the curves, table rows and result keys (see :mod:`jaxlearn.experiments.specs`).
-      seeds: runs per optimizer, each with its own initial weights and mini-batches, trained
-        as one ``vmap``-ed program per optimizer. Seed ``i`` of ``key=k`` is the single-seed
-        run ``key=k+i``.
+        key the results; tables and legends show each entry's name (see
+        :mod:`jaxlearn.experiments.specs`).
       lrs: a learning-rate sweep: each optimizer trains at every rate (and every seed) in one
         program, with :data:`VALIDATION_FRACTION` of the training images held out; the rate
         with the lowest final validation loss (mean over seeds) is the tuned one. Every entry
         must then be a factory with a learning rate (a name or a spec, not a ready object).
-      key: PRNG key or int seed (initial weights, mini-batches, the validation split).
-      dataset: a data set name, ``((x_train, t_train), (x_test, t_test))`` arrays, or
-        ``(name, arrays)``.
-      iterations: updates per run (default 2000, the book's; 500 with ``quick``).
-      batch_size, hidden: the book's 128 and [100]×4.
-      quick: the shorter run (``QUICK_ITERATIONS``, 500).
-      progress: show a progress bar per optimizer (default: when stderr is a terminal).
+      settings, overrides: a :class:`~jaxlearn.experiments.settings.Settings` and/or its fields as
+        keywords: ``seeds`` (each optimizer's seeds train as one ``vmap``-ed program), ``key``,
+        ``dataset``, ``iterations``, ``batch_size``, ``hidden``, ``quick``, ``progress``. Defaults:
+        :data:`~jaxlearn.experiments.optimizers.BOOK` (2000 iterations, batch 128, [100]×4) and
+        :data:`~jaxlearn.experiments.optimizers.QUICK` (500 iterations).
 
     Returns:
-      ``{'experiment': 'optimizers', 'config': {'dataset', 'train_size', 'iterations',
-      'batch_size', 'hidden', 'activation', 'weight_init_std', 'seeds' (the seed ids), 'lrs',
-      'validation_size'}, 'runs': {label: run}}``. A run holds ``'lr'`` (None when unknown),
-      ``'loss'`` and ``'smoothed_loss'`` per iteration, ``'final_loss'`` (mean of the last 5%
-      of the smoothed curve), ``'train_acc'`` and ``'test_acc'``. With one seed these have
-      the shapes ``(iterations,)`` and scalars; with N seeds ``(N, iterations)`` and length-N
-      lists, plus ``'summary'``: ``{quantity: {'mean', 'std', 'min', 'max'}}``. With ``lrs``
-      the run is the tuned one and also holds ``'sweep'``: ``{'lr' (L,), 'val_loss' (L, N),
-      'val_loss_mean' (L,)}``.
+      A :class:`~jaxlearn.experiments.records.Result` ``{'experiment': 'optimizers', 'config':
+      {'dataset', 'train_size', 'iterations', 'batch_size', 'hidden', 'activation',
+      'weight_init_std', 'lrs', 'validation_size', 'seeds' (the seed ids)}, 'runs': {label:
+      run}}``. A run holds ``'name'`` (what tables and legends show), ``'rule'`` (the jaxlearn
+      rule, or None), ``'lr'`` (None when unknown), ``'loss'`` and ``'smoothed_loss'`` per
+      iteration, ``'final_loss'`` (mean of the last 5% of the smoothed curve), ``'train_acc'``
+      and ``'test_acc'``. With one seed these have the shapes ``(iterations,)`` and scalars;
+      with N seeds ``(N, iterations)`` and length-N lists, plus ``'summary'``: ``{quantity:
+      {'mean', 'std', 'min', 'max'}}``. With ``lrs`` the run is the tuned one and also holds
+      ``'sweep'``: ``{'lr' (L,), 'val_loss' (L, N), 'val_loss_mean' (L,)}``.
 
     >>> import numpy as np, optax
     >>> rng = np.random.default_rng(0)
@@ -104,50 +92,44 @@ def compare_optimizers(
     ...         (rng.random((16, 784)), rng.integers(0, 10, 16)))
     >>> r = compare_optimizers(['sgd'], dataset=data, iterations=20, batch_size=8,
     ...                        hidden=[10], progress=False)
-    >>> r['runs']['sgd']['loss'].shape, r['config']['dataset']
-    ((20,), 'user')
+    >>> r['runs']['sgd']['loss'].shape, r['runs']['sgd']['name'], r['config']['dataset']
+    ((20,), 'SGD', 'your data')
     >>> r = compare_optimizers({'SGD': 'sgd', 'AdamW': optax.adamw(1e-3)}, seeds=3,
     ...                        dataset=data, iterations=20, batch_size=8, hidden=[10])
     >>> r['runs']['AdamW']['loss'].shape, len(r['runs']['SGD']['test_acc'])
     ((3, 20), 3)
     """
+    s = Settings.of(settings, **overrides).fill(BOOK, QUICK, "compare_optimizers")
     entries = resolve_entries(rules)
     sweep = _check_lrs(lrs, entries)
     for entry in entries.values():
         entry.check(None if sweep is None else float(sweep[0]))
-    iterations = iterations or (QUICK_ITERATIONS if quick else ITERATIONS)
-    name, data = get_data(dataset)
-    keys, ids = seed_keys(key, seeds)
-    data, validation = (data, None) if sweep is None else _hold_out(data, as_key(key))
-    net = mlp.make(data[0][0].shape[1], list(hidden), 10)
+    name, data = get_data(s.dataset)
+    keys, _ = s.seed_keys()
+    data, validation = (data, None) if sweep is None else _hold_out(data, as_key(s.key))
+    net = mlp.make(data[0][0].shape[1], list(s.hidden), 10)
     k_init, k_train = (jnp.stack(k) for k in zip(*(jax.random.split(k) for k in keys)))
     params, state = jax.vmap(functools.partial(mlp.init_params, net))(k_init)
-    options = dict(
-        iterations=iterations, batch_size=batch_size, eval_every=iterations, progress=progress
-    )
+    options = dict(iterations=s.iterations, batch_size=s.batch_size, eval_every=s.iterations,
+                   progress=s.progress)  # fmt: skip
     runs = {}
     for label, entry in entries.items():
+        shown = {"name": entry.name, "rule": entry.rule}
         if sweep is None:
             r = train_runs(
-                net, params, state, entry.build(), data, k_train, desc=label, **options
+                net, params, state, entry.build(), data, k_train, desc=entry.name, **options
             )
-            runs[label] = loss_run(r.loss, r.train_acc[:, -1], r.test_acc[:, -1], lr=entry.lr)
+            runs[label] = loss_run(r.loss, r.train_acc[:, -1], r.test_acc[:, -1], lr=entry.lr,
+                                   **shown)  # fmt: skip
         else:
             runs[label] = _tuned(net, (params, state), entry, data, validation, k_train, sweep,
-                                 dict(options, desc=label))  # fmt: skip
-    config = {
-        "dataset": name,
-        "train_size": len(data[0][0]),
-        "iterations": iterations,
-        "batch_size": batch_size,
-        "hidden": list(hidden),
-        "activation": net.activation,
-        "weight_init_std": net.weight_init_std,
-        "seeds": ids,
-        "lrs": None if sweep is None else sweep.tolist(),
-        "validation_size": 0 if validation is None else len(validation[0]),
-    }
-    return {"experiment": "optimizers", "config": config, "runs": runs}
+                                 dict(options, desc=entry.name)) | shown  # fmt: skip
+    config = s.config(
+        name, len(data[0][0]), activation=net.activation, weight_init_std=net.weight_init_std,
+        lrs=None if sweep is None else sweep.tolist(),
+        validation_size=0 if validation is None else len(validation[0]),
+    )  # fmt: skip
+    return Result("optimizers", config, runs=runs)
 
 
 def _check_lrs(lrs: Sequence[float] | None, entries: Mapping[str, Entry]) -> np.ndarray | None:
@@ -205,10 +187,6 @@ def _tuned(
     return run
 
 
-def _first_loss(run: dict) -> float:
-    return float(np.mean(np.asarray(run["loss"])[..., 0]))
-
-
 def report(result: dict) -> Report:
     """The table of :func:`compare_optimizers`' result: one row per optimizer (mean ± std over
     seeds when there are several), and the learning-rate sweep when there is one.
@@ -220,27 +198,25 @@ def report(result: dict) -> Report:
     >>> print(report(r).title)
     Update rules on x: [10]x1 ReLU, He init, batch 8, 20 iterations
     """
-    c, runs = result["config"], result["runs"]
-    seeds = len(c.get("seeds", [0]))
+    result = Result.of(result)
+    c, runs, seeds = result.config, result["runs"], result.n_seeds
     rows = [
-        [display(label), "-" if run["lr"] is None else f"{run['lr']:.4g}",
-         f"{_first_loss(run):.4g}", cell(run, "final_loss", lambda v: f"{v:.4g}"),
+        [run_name(label, run), "-" if run["lr"] is None else f"{run['lr']:.4g}",
+         f"{first_loss(run):.4g}", cell(run, "final_loss", lambda v: f"{v:.4g}"),
          cell(run, "train_acc", pct), cell(run, "test_acc", pct)]
         for label, run in runs.items()
     ]  # fmt: skip
 
     slowest = max(runs, key=lambda label: mean_final(runs[label]))
     notes = [
-        "final loss: mean of the last 5% of the smoothed curve; slowest: " + display(slowest)
-    ]
+        "final loss: mean of the last 5% of the smoothed curve; slowest: "
+        + run_name(slowest, runs[slowest]), *spread_note(seeds),
+    ]  # fmt: skip
     title = (
         f"Update rules on {c['dataset']}: {describe_hidden(c['hidden'])} "
         f"{display(c['activation'])}, {display(c['weight_init_std'])} init, "
-        f"batch {c['batch_size']}, {c['iterations']} iterations"
+        f"batch {c['batch_size']}, {c['iterations']} iterations{seeds_in_title(seeds)}"
     )
-    if seeds > 1:
-        title += f", {seeds} seeds"
-        notes.append(f"± : standard deviation over the {seeds} seeds")
     more = []
     if c.get("lrs"):
         notes.append(
@@ -261,7 +237,7 @@ def _sweep_report(result: dict) -> Report:
             f"{m:.4g}{'*' if lr == run['lr'] else ''}" if np.isfinite(m) else "diverged"
             for lr, m in zip(lrs, losses.mean(axis=1))
         ]
-        rows.append([display(label), *cells])
+        rows.append([run_name(label, run), *cells])
     return Report(
         "Learning-rate sweep: final validation loss (mean over seeds; * tuned)",
         ["rule", *(f"lr={lr:g}" for lr in lrs)],
@@ -270,11 +246,12 @@ def _sweep_report(result: dict) -> Report:
 
 
 def tidy(result: dict) -> tuple[tuple[str, ...], list[tuple]]:
-    """The result as long-format CSV rows (:data:`~jaxlearn.experiments.report.TIDY_HEADER`):
+    """The result as long-format CSV rows (:data:`~jaxlearn.experiments.records.TIDY_HEADER`):
     every run's loss per iteration and its final train/test accuracy, per seed; with a sweep,
     also each rate's final validation loss (label ``'LABEL lr=RATE'``)."""
+    result = Result.of(result)
     rows = loss_run_rows(result)
-    seeds, last = result["config"].get("seeds", [0]), result["config"]["iterations"]
+    seeds, last = result.seeds, result.config["iterations"]
     for label, run in result["runs"].items():
         sweep = run.get("sweep", {"lr": [], "val_loss": []})
         for lr, losses in zip(sweep["lr"], sweep["val_loss"]):
@@ -282,4 +259,5 @@ def tidy(result: dict) -> tuple[tuple[str, ...], list[tuple]]:
     return TIDY_HEADER, rows
 
 
-__all__ = ["BOOK_RULES", "VALIDATION_FRACTION", "compare_optimizers", "report", "tidy"]
+__all__ = ["BOOK", "BOOK_RULES", "QUICK", "VALIDATION_FRACTION", "compare_optimizers", "report",
+           "tidy"]  # fmt: skip

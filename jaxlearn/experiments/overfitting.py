@@ -8,57 +8,47 @@ decay (λ=0.1, 201 epochs) and Dropout (ratio 0.2, 301 epochs) narrow that gap.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
+from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxlearn.experiments.common import (
-    DatasetLike,
-    by_seed,
-    final_value,
-    get_data,
-    per_seed,
-    seed_keys,
-    spread,
-    train_runs,
-)
+from jaxlearn.experiments.curves import final_value, per_seed, spread
+from jaxlearn.experiments.data import get_data
+from jaxlearn.experiments.keys import by_seed
+from jaxlearn.experiments.records import TIDY_HEADER, Result, curve_rows
 from jaxlearn.experiments.report import (
-    TIDY_HEADER,
     Report,
-    curve_rows,
     describe_hidden,
-    iterations_per_epoch,
     pct,
+    seeds_in_title,
+    spread_note,
 )
+from jaxlearn.experiments.settings import Settings
+from jaxlearn.experiments.training import train_runs
 from jaxlearn.nn import mlp
 from jaxlearn.nn.regularization import with_weight_decay
 from jaxlearn.optim import sgd
 
-TRAIN_SIZE = 300
-WEIGHT_DECAY_EPOCHS, QUICK_WEIGHT_DECAY_EPOCHS = 201, 101
-DROPOUT_EPOCHS, QUICK_DROPOUT_EPOCHS = 301, 151
+#: The book's weight-decay run (300 training images, [100]×6 network, SGD η=0.01, batch 100,
+#: 201 epochs) and what ``quick=True`` changes (101 epochs).
+WEIGHT_DECAY_BOOK = Settings(epochs=201, train_size=300, batch_size=100, lr=0.01,
+                             hidden=(100,) * 6)  # fmt: skip
+WEIGHT_DECAY_QUICK = Settings(epochs=101)
+#: The book's Dropout run, the same for 301 epochs (151 with ``quick=True``).
+DROPOUT_BOOK = dataclasses.replace(WEIGHT_DECAY_BOOK, epochs=301)
+DROPOUT_QUICK = Settings(epochs=151)
 _FINALS = ("final_train_acc", "final_test_acc", "gap")
 
 
-def _subset(dataset: DatasetLike, train_size: int) -> tuple[str, tuple]:
-    name, ((x, t), (xt, tt)) = get_data(dataset)
-    if train_size > len(x):
-        raise ValueError(f"train_size ({train_size}) exceeds the {len(x)} training images")
-    return name, ((x[:train_size], t[:train_size]), (xt, tt))
-
-
-def _config(name, train_size, epochs, batch_size, lr, hidden, seeds) -> dict:
-    return {
-        "dataset": name,
-        "train_size": train_size,
-        "epochs": epochs,
-        "batch_size": batch_size,
-        "lr": lr,
-        "hidden": list(hidden),
-        "seeds": seeds,
-    }
+def _subset(s: Settings) -> tuple[str, tuple]:
+    name, ((x, t), (xt, tt)) = get_data(s.dataset)
+    if s.train_size > len(x):
+        raise ValueError(f"train_size ({s.train_size}) exceeds the {len(x)} training images")
+    return name, ((x[: s.train_size], t[: s.train_size]), (xt, tt))
 
 
 def _summary(train_acc: np.ndarray, test_acc: np.ndarray) -> dict:
@@ -79,30 +69,30 @@ def _summary(train_acc: np.ndarray, test_acc: np.ndarray) -> dict:
 def weight_decay_experiment(
     lambdas: Sequence[float] = (0.0, 0.1),
     *,
-    seeds: int = 1,
-    key: jax.Array | int = 0,
-    dataset: DatasetLike = "auto",
-    epochs: int | None = None,
-    train_size: int = TRAIN_SIZE,
-    batch_size: int = 100,
-    lr: float = 0.01,
-    hidden: Sequence[int] = (100,) * 6,
-    quick: bool = False,
-    progress: bool | None = None,
-) -> dict:
+    settings: Settings | None = None,
+    **overrides: Any,
+) -> Result:
     """Train on a tiny training set at each weight-decay λ (one ``vmap``-ed program).
 
     Every λ starts from the same weights and sees the same mini-batches; accuracy on the
     training subset and the full test set is measured after every epoch. λ is SGD's coupled
     weight decay (:func:`jaxlearn.nn.with_weight_decay`), held in each run's optimizer state.
-    ``seeds`` repeats the whole comparison (seed ``i`` of ``key=k`` is the run ``key=k+i``).
+
+    Args:
+      lambdas: the weight-decay strengths λ ≥ 0 compared (the book's 0 and 0.1).
+      settings, overrides: a :class:`~jaxlearn.experiments.settings.Settings` and/or its fields as
+        keywords: ``seeds`` (repeats of the whole comparison), ``key``, ``dataset``, ``epochs``,
+        ``train_size``, ``batch_size``, ``lr``, ``hidden``, ``quick``, ``progress``. Defaults:
+        :data:`~jaxlearn.experiments.overfitting.WEIGHT_DECAY_BOOK` (201 epochs, 300 images, batch
+        100, SGD 0.01, [100]×6) and :data:`~jaxlearn.experiments.overfitting.WEIGHT_DECAY_QUICK`
+        (101 epochs).
 
     Returns:
-      ``{'experiment': 'weight-decay', 'config': {'dataset', 'train_size', 'epochs',
-      'batch_size', 'lr', 'hidden', 'seeds'}, 'epochs' (E,), 'lambdas' (L,), 'train_acc'
-      (L, E), 'test_acc' (L, E), 'runs': [{'lambda', 'final_train_acc', 'final_test_acc',
-      'gap'} …]}``, the finals being means over the last 10% of epochs; with N seeds the
-      accuracies are ``(N, L, E)``, the finals length-N lists, and each run has a
+      A :class:`~jaxlearn.experiments.records.Result` ``{'experiment': 'weight-decay', 'config':
+      {'dataset', 'train_size', 'epochs', 'batch_size', 'lr', 'hidden', 'seeds'}, 'epochs' (E,),
+      'lambdas' (L,), 'train_acc' (L, E), 'test_acc' (L, E), 'runs': [{'lambda', 'final_train_acc',
+      'final_test_acc', 'gap'} …]}``, the finals being means over the last 10% of epochs; with N
+      seeds the accuracies are ``(N, L, E)``, the finals length-N lists, and each run has a
       ``'summary'`` (mean, std, min, max of each final).
 
     >>> import numpy as np
@@ -114,34 +104,30 @@ def weight_decay_experiment(
     >>> r['train_acc'].shape, [run['lambda'] for run in r['runs']]
     ((2, 3), [0.0, 0.1])
     """
+    s = Settings.of(settings, **overrides).fill(
+        WEIGHT_DECAY_BOOK, WEIGHT_DECAY_QUICK, "weight_decay_experiment"
+    )
     lambdas = np.asarray(lambdas, np.float64)
     if lambdas.ndim != 1 or lambdas.size == 0 or np.any(lambdas < 0):
         raise ValueError(f"lambdas must be a non-empty 1-D sequence of λ >= 0, got {lambdas}")
-    epochs = epochs or (QUICK_WEIGHT_DECAY_EPOCHS if quick else WEIGHT_DECAY_EPOCHS)
-    name, data = _subset(dataset, train_size)
-    keys, ids = seed_keys(key, seeds)
-    net = mlp.make(data[0][0].shape[1], list(hidden), 10)
-    params, state, train_keys = _shared_within_seed(net, keys, len(lambdas))
+    name, data = _subset(s)
+    net = mlp.make(data[0][0].shape[1], list(s.hidden), 10)
+    params, state, train_keys = _shared_within_seed(net, s.seed_keys()[0], len(lambdas))
     r = train_runs(
         net, params, state, with_weight_decay(sgd), data, train_keys,
-        hyperparams={"lr": np.full(seeds * len(lambdas), lr),
-                     "weight_decay": np.tile(lambdas, seeds)},
-        epochs=epochs, batch_size=batch_size, progress=progress, desc="weight decay",
+        hyperparams={"lr": np.full(s.seeds * len(lambdas), s.lr),
+                     "weight_decay": np.tile(lambdas, s.seeds)},
+        epochs=s.epochs, batch_size=s.batch_size, progress=s.progress, desc="weight decay",
     )  # fmt: skip
-    train_acc, test_acc = by_seed(r.train_acc, seeds), by_seed(r.test_acc, seeds)
+    train_acc, test_acc = by_seed(r.train_acc, s.seeds), by_seed(r.test_acc, s.seeds)
     runs = [
-        {"lambda": float(lam), **_summary(*_seed_rows(train_acc, test_acc, i, seeds))}
+        {"lambda": float(lam), **_summary(*_seed_rows(train_acc, test_acc, i, s.seeds))}
         for i, lam in enumerate(lambdas)
     ]
-    return {
-        "experiment": "weight-decay",
-        "config": _config(name, train_size, epochs, batch_size, lr, hidden, ids),
-        "epochs": np.arange(1, epochs + 1),
-        "lambdas": lambdas,
-        "train_acc": train_acc,
-        "test_acc": test_acc,
-        "runs": runs,
-    }
+    return Result(
+        "weight-decay", s.config(name, s.train_size), epochs=np.arange(1, s.epochs + 1),
+        lambdas=lambdas, train_acc=train_acc, test_acc=test_acc, runs=runs,
+    )  # fmt: skip
 
 
 def _shared_within_seed(net: mlp.MLPConfig, keys: list, k: int) -> tuple:
@@ -163,29 +149,26 @@ def _seed_rows(train_acc: np.ndarray, test_acc: np.ndarray, i: int, seeds: int) 
 def dropout_experiment(
     dropout_ratio: float = 0.2,
     *,
-    seeds: int = 1,
-    key: jax.Array | int = 0,
-    dataset: DatasetLike = "auto",
-    epochs: int | None = None,
-    train_size: int = TRAIN_SIZE,
-    batch_size: int = 100,
-    lr: float = 0.01,
-    hidden: Sequence[int] = (100,) * 6,
-    quick: bool = False,
-    progress: bool | None = None,
-) -> dict:
+    settings: Settings | None = None,
+    **overrides: Any,
+) -> Result:
     """Train on a tiny training set without and with Dropout (the book's form).
 
-    Both networks start from the same weights and see the same mini-batches. ``seeds``
-    repeats both (seed ``i`` of ``key=k`` is the run ``key=k+i``), each variant's seeds in
-    one ``vmap``-ed program.
+    Both networks start from the same weights and see the same mini-batches; each variant's
+    seeds train in one ``vmap``-ed program.
+
+    Args:
+      dropout_ratio: the share of hidden units dropped in training (the book's 0.2).
+      settings, overrides: as :func:`weight_decay_experiment`'s; defaults
+        :data:`~jaxlearn.experiments.overfitting.DROPOUT_BOOK` (301 epochs) and
+        :data:`~jaxlearn.experiments.overfitting.DROPOUT_QUICK` (151 epochs).
 
     Returns:
-      ``{'experiment': 'dropout', 'config': {'dataset', 'train_size', 'epochs', 'batch_size',
-      'lr', 'hidden', 'seeds', 'dropout_ratio'}, 'epochs' (E,), 'train_acc' (2, E),
-      'test_acc' (2, E) (row 0 without, row 1 with Dropout), 'runs': [{'dropout',
-      'final_train_acc', 'final_test_acc', 'gap'} …]}``; with N seeds the accuracies are
-      ``(N, 2, E)`` and the finals as in :func:`weight_decay_experiment`.
+      A :class:`~jaxlearn.experiments.records.Result` ``{'experiment': 'dropout', 'config':
+      {'dataset', 'train_size', 'epochs', 'batch_size', 'lr', 'hidden', 'seeds', 'dropout_ratio'},
+      'epochs' (E,), 'train_acc' (2, E), 'test_acc' (2, E) (row 0 without, row 1 with Dropout),
+      'runs': [{'dropout', 'final_train_acc', 'final_test_acc', 'gap'} …]}``; with N seeds the
+      accuracies are ``(N, 2, E)`` and the finals as in :func:`weight_decay_experiment`.
 
     >>> import numpy as np
     >>> rng = np.random.default_rng(0)
@@ -196,17 +179,17 @@ def dropout_experiment(
     >>> r['test_acc'].shape, [run['dropout'] for run in r['runs']]
     ((2, 3), [False, True])
     """
-    epochs = epochs or (QUICK_DROPOUT_EPOCHS if quick else DROPOUT_EPOCHS)
-    name, data = _subset(dataset, train_size)
-    keys, ids = seed_keys(key, seeds)
+    s = Settings.of(settings, **overrides).fill(DROPOUT_BOOK, DROPOUT_QUICK, "dropout_experiment")
+    name, data = _subset(s)
+    keys, seeds = s.seed_keys()[0], s.seeds
     train_acc, test_acc, runs = [], [], []
     for use_dropout in (False, True):
-        net = mlp.make(data[0][0].shape[1], list(hidden), 10, use_dropout=use_dropout,
+        net = mlp.make(data[0][0].shape[1], list(s.hidden), 10, use_dropout=use_dropout,
                        dropout_ratio=dropout_ratio)  # fmt: skip
         params, state, train_keys = _shared_within_seed(net, keys, 1)
         r = train_runs(
-            net, params, state, sgd(lr), data, train_keys, epochs=epochs,
-            batch_size=batch_size, progress=progress,
+            net, params, state, sgd(s.lr), data, train_keys, epochs=s.epochs,
+            batch_size=s.batch_size, progress=s.progress,
             desc="Dropout" if use_dropout else "no Dropout",
         )  # fmt: skip
         train_acc.append(r.train_acc)  # (seeds, epochs)
@@ -217,17 +200,11 @@ def dropout_experiment(
     def stack(rows: list) -> np.ndarray:
         return np.stack([row[0] for row in rows]) if seeds == 1 else np.stack(rows, axis)
 
-    return {
-        "experiment": "dropout",
-        "config": {
-            **_config(name, train_size, epochs, batch_size, lr, hidden, ids),
-            "dropout_ratio": dropout_ratio,
-        },
-        "epochs": np.arange(1, epochs + 1),
-        "train_acc": stack(train_acc),
-        "test_acc": stack(test_acc),
-        "runs": runs,
-    }
+    return Result(
+        "dropout", s.config(name, s.train_size, dropout_ratio=dropout_ratio),
+        epochs=np.arange(1, s.epochs + 1), train_acc=stack(train_acc), test_acc=stack(test_acc),
+        runs=runs,
+    )  # fmt: skip
 
 
 def _cell(run: dict, quantity: str) -> str:
@@ -239,8 +216,8 @@ def _cell(run: dict, quantity: str) -> str:
 
 def report(result: dict) -> Report:
     """The table of :func:`weight_decay_experiment`'s or :func:`dropout_experiment`'s result."""
-    c = result["config"]
-    seeds = len(c.get("seeds", [0]))
+    result = Result.of(result)
+    c, seeds = result.config, result.n_seeds
     setting = f"{c['train_size']} training images, {describe_hidden(c['hidden'])}, SGD {c['lr']:g}"
     if result["experiment"] == "weight-decay":
         title = f"Weight decay on {c['dataset']}"
@@ -249,11 +226,9 @@ def report(result: dict) -> Report:
         title = f"Dropout (ratio {c['dropout_ratio']:g}) on {c['dataset']}"
         first, label = "network", lambda run: "with Dropout" if run["dropout"] else "without"
     rows = [[label(run), *(_cell(run, q) for q in _FINALS)] for run in result["runs"]]
-    notes = ["accuracies: means over the last 10% of epochs"]
-    if seeds > 1:
-        notes.append(f"± : standard deviation over the {seeds} seeds")
+    notes = ["accuracies: means over the last 10% of epochs", *spread_note(seeds)]
     return Report(
-        f"{title} ({setting}, {c['epochs']} epochs" + (f", {seeds} seeds)" if seeds > 1 else ")"),
+        f"{title} ({setting}, {c['epochs']} epochs{seeds_in_title(seeds)})",
         [first, "train acc", "test acc", "gap"],
         rows,
         notes,
@@ -261,12 +236,11 @@ def report(result: dict) -> Report:
 
 
 def tidy(result: dict) -> tuple[tuple[str, ...], list[tuple]]:
-    """The result as long-format CSV rows (:data:`~jaxlearn.experiments.report.TIDY_HEADER`):
+    """The result as long-format CSV rows (:data:`~jaxlearn.experiments.records.TIDY_HEADER`):
     train and test accuracy after every epoch, per run (``'lambda=0.1'`` or ``'with
     Dropout'``) and seed."""
-    c = result["config"]
-    seeds, per_epoch = c.get("seeds", [0]), iterations_per_epoch(c)
-    epochs = [e * per_epoch for e in np.asarray(result["epochs"])]
+    result = Result.of(result)
+    seeds, epochs = result.seeds, result.epoch_ends()
     rows = []
     for i, run in enumerate(result["runs"]):
         if "lambda" in run:
@@ -278,4 +252,13 @@ def tidy(result: dict) -> tuple[tuple[str, ...], list[tuple]]:
     return TIDY_HEADER, rows
 
 
-__all__ = ["dropout_experiment", "report", "tidy", "weight_decay_experiment"]
+__all__ = [
+    "DROPOUT_BOOK",
+    "DROPOUT_QUICK",
+    "WEIGHT_DECAY_BOOK",
+    "WEIGHT_DECAY_QUICK",
+    "dropout_experiment",
+    "report",
+    "tidy",
+    "weight_decay_experiment",
+]

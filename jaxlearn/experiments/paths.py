@@ -13,7 +13,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxlearn.experiments.common import display
+from jaxlearn.experiments.display import display
+from jaxlearn.experiments.records import Result
 from jaxlearn.experiments.report import Report
 from jaxlearn.optim import RULES, apply_updates
 
@@ -43,7 +44,7 @@ def update_paths(
     *,
     steps: int = 30,
     start: tuple[float, float] = (-7.0, 2.0),
-) -> dict:
+) -> Result:
     r"""Run each update rule from ``start`` on ``f(x, y) = x²/20 + y²`` for ``steps`` updates.
 
     Each path is one compiled ``lax.scan``; the gradient comes from ``jax.grad``
@@ -56,9 +57,9 @@ def update_paths(
       start: the starting point (book: (−7, 2)).
 
     Returns:
-      ``{'experiment': 'paths', 'config': {'steps', 'start'}, 'runs': {name: {'lr': η, 'path':
-      (steps + 1, 2) float array, 'loss': (steps + 1,) array}}}``, NumPy arrays, the first row
-      being ``start``.
+      A :class:`~jaxlearn.experiments.records.Result` ``{'experiment': 'paths', 'config': {'steps',
+      'start'}, 'runs': {name: {'lr': η, 'path': (steps + 1, 2) float array, 'loss': (steps + 1,)
+      array}}}``, NumPy arrays, the first row being ``start``.
 
     >>> r = update_paths({'sgd': 0.95}, steps=2)
     >>> r['runs']['sgd']['path'].round(3).tolist()  # y flips sign each step: the zig-zag
@@ -92,7 +93,7 @@ def update_paths(
         path = np.asarray(run(x0))
         results[name] = {"lr": float(lr), "path": path, "loss": np.asarray(valley(path))}
     config = {"steps": steps, "start": [float(v) for v in start]}
-    return {"experiment": "paths", "config": config, "runs": results}
+    return Result("paths", config, runs=results)
 
 
 def report(result: dict) -> Report:

@@ -11,22 +11,7 @@ import dataclasses
 from collections.abc import Sequence
 from typing import Any
 
-import numpy as np
-
-__all__ = [
-    "TIDY_HEADER",
-    "Report",
-    "curve_rows",
-    "describe_hidden",
-    "format_table",
-    "iterations_per_epoch",
-    "loss_run_rows",
-    "pct",
-]
-
-#: The columns of every training experiment's long-format CSV (``tidy(result)``): one row per
-#: measured value, so ``pandas.read_csv`` gives a tidy table to group, filter and plot.
-TIDY_HEADER = ("label", "seed", "iteration", "metric", "value")
+__all__ = ["Report", "describe_hidden", "format_table", "pct", "seeds_in_title", "spread_note"]
 
 
 def format_table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
@@ -67,6 +52,24 @@ def describe_hidden(hidden: Sequence[int]) -> str:
     return str(hidden)
 
 
+def seeds_in_title(n: int) -> str:
+    """What a title adds for a result of ``n`` seeds: ``', 3 seeds'``, or nothing for one.
+
+    >>> seeds_in_title(3), seeds_in_title(1)
+    (', 3 seeds', '')
+    """
+    return f", {n} seeds" if n > 1 else ""
+
+
+def spread_note(n: int) -> list[str]:
+    """The note under a table of means ± standard deviations over ``n`` seeds (none for one).
+
+    >>> spread_note(5)
+    ['± : standard deviation over the 5 seeds']
+    """
+    return [f"± : standard deviation over the {n} seeds"] if n > 1 else []
+
+
 @dataclasses.dataclass
 class Report:
     """The text of an experiment's result: ``title``, a table (``header``, ``rows``), ``notes``
@@ -90,39 +93,3 @@ class Report:
     def __str__(self) -> str:
         parts = [self.title, format_table(self.header, self.rows), *self.notes]
         return "\n".join(parts + [f"\n{extra}" for extra in self.more])
-
-
-def curve_rows(
-    label: str, seeds: Sequence[int], iterations: Sequence[int], metric: str, values: Any
-) -> list[tuple]:
-    """Long-format rows ``(label, seed, iteration, metric, value)`` of one curve: ``values`` of
-    shape ``(len(iterations),)`` for one seed or ``(len(seeds), len(iterations))``.
-
-    >>> curve_rows('sgd', [0], [1, 2], 'loss', [2.3, 2.1])
-    [('sgd', 0, 1, 'loss', 2.3), ('sgd', 0, 2, 'loss', 2.1)]
-    """
-    v = np.asarray(values, np.float64).reshape(len(seeds), len(iterations))
-    return [
-        (label, int(seed), int(it), metric, float(x))
-        for seed, row in zip(seeds, v)
-        for it, x in zip(iterations, row)
-    ]
-
-
-def iterations_per_epoch(config: dict) -> int:
-    """Updates per epoch of an epoch-based experiment (the book's ``iter_per_epoch``)."""
-    return max(config["train_size"] // config["batch_size"], 1)
-
-
-def loss_run_rows(result: dict) -> list[tuple]:
-    """Long-format rows of a result whose ``runs`` are loss-curve records (the optimizer and
-    initialisation comparisons): each run's loss per iteration and its final train and test
-    accuracy (at the last iteration), per seed."""
-    c = result["config"]
-    seeds, last = c.get("seeds", [0]), c["iterations"]
-    rows = []
-    for label, run in result["runs"].items():
-        rows += curve_rows(label, seeds, range(1, last + 1), "loss", run["loss"])
-        for metric in ("train_acc", "test_acc"):
-            rows += curve_rows(label, seeds, [last], metric, run[metric])
-    return rows

@@ -8,6 +8,12 @@ An *entry* of a comparison is a label and a way to build its optimizer:
 - in a mapping ``{label: value}``, the value may also be any ``optax.GradientTransformation``
   (optax's, jaxlearn's, your own): ``{'AdamW': optax.adamw(1e-3)}``.
 
+The *label* keys the results (the spec as written, or the mapping's key); the *name* is what
+tables and legends show: the mapping's key (in the book's spelling when it is a rule's name),
+or for a spec the rule's display name ("Adam", "optax.adamw") and its settings other than the
+learning rate, which is always shown on its own (a sweep replaces it, so a name that carried
+it would go stale).
+
 A learning-rate sweep needs to rebuild an entry with other rates, so it needs the factory and
 the name of its rate argument: ``'lr'`` for jaxlearn's rules, ``'learning_rate'`` for optax's
 aliases (their convention). A ready transformation has neither, and sweeping it is an error.
@@ -24,9 +30,10 @@ from typing import Any
 import optax
 
 from jaxlearn._compat import OPTAX_ALIAS_MODULE
+from jaxlearn.experiments.display import display
 from jaxlearn.optim import RULES
 
-__all__ = ["Entry", "SpecError", "parse_spec", "resolve_entries"]
+__all__ = ["Entry", "SpecError", "parse_spec", "resolve_entries", "spec_name"]
 
 #: The prefix that names an optax alias in a spec string.
 OPTAX = "optax"
@@ -47,6 +54,8 @@ class Entry:
       lr_name: the factory's learning-rate argument (``'lr'``, ``'learning_rate'``) or None.
       rule: the jaxlearn rule name when the entry is one of the book's rules (for its colour).
       transformation: the ready optimizer, when the entry was given as one.
+      name: what tables and legends show (default: the label, in the book's spelling when it
+        is a rule's name: ``'sgd'`` is shown as "SGD").
     """
 
     label: str
@@ -55,6 +64,11 @@ class Entry:
     lr_name: str | None = None
     rule: str | None = None
     transformation: optax.GradientTransformation | None = None
+    name: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.name:
+            object.__setattr__(self, "name", display(self.label))
 
     def build(self, **overrides: Any) -> optax.GradientTransformation:
         """The optimizer, with ``overrides`` replacing (or adding to) ``kwargs``."""
@@ -122,6 +136,20 @@ def _arguments(body: str, spec: str) -> dict[str, Any]:
     return out
 
 
+def _shown(value: Any) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def spec_name(title: str, kwargs: Mapping[str, Any], lr_name: str | None) -> str:
+    """The name a spec is shown by: ``title`` and its settings other than the learning rate.
+
+    >>> spec_name('Adam', {'lr': 0.003, 'beta2': 0.99}, 'lr')
+    'Adam beta2=0.99'
+    """
+    settings = [f"{k}={_shown(v)}" for k, v in kwargs.items() if k != lr_name]
+    return " ".join([title, *settings])
+
+
 def _optax_aliases() -> list[str]:
     """optax's optimizer aliases by name (``adam``, ``adamw``, ``lion``, ...)."""
     public = [n for n in dir(optax) if not n.startswith("_") and callable(getattr(optax, n))]
@@ -144,12 +172,15 @@ def _allowed(factory: Callable, name: str, kwargs: Mapping[str, Any], spec: str)
 
 def parse_spec(spec: str | tuple, label: str | None = None) -> Entry:
     """An :class:`Entry` from ``'NAME'``, ``'NAME:key=value,...'``, ``'optax:NAME:key=value,...'``
-    or ``('NAME', {key: value})``; ``label`` defaults to the spec as written.
+    or ``('NAME', {key: value})``; ``label`` defaults to the spec as written, and names the
+    entry when given.
 
-    >>> parse_spec('adam:lr=0.003').build().hyperparams['lr']
-    0.003
-    >>> parse_spec('optax:adamw:learning_rate=0.001').lr_name
-    'learning_rate'
+    >>> e = parse_spec('adam:lr=0.003')
+    >>> e.label, e.name, e.build().hyperparams['lr']
+    ('adam:lr=0.003', 'Adam', 0.003)
+    >>> e = parse_spec('optax:adamw:learning_rate=0.001,weight_decay=1e-4')
+    >>> e.lr_name, e.name
+    ('learning_rate', 'optax.adamw weight_decay=0.0001')
     >>> parse_spec('adma')
     Traceback (most recent call last):
     jaxlearn.experiments.specs.SpecError: 'adma': unknown update rule 'adma'; the rules are sgd, ...
@@ -159,7 +190,7 @@ def parse_spec(spec: str | tuple, label: str | None = None) -> Entry:
             raise SpecError(f"{spec!r}: a tuple spec is (rule name, {{argument: value}})")
         name, kwargs = spec[0], dict(spec[1])
         text = f"{name}:" + ",".join(f"{k}={v}" for k, v in kwargs.items()) if kwargs else name
-        return _rule_entry(name, kwargs, label or text, text)
+        return _rule_entry(name, kwargs, label, text)
     if not isinstance(spec, str) or not spec:
         raise SpecError(f"a spec is a non-empty string or a (name, {{...}}) tuple, got {spec!r}")
     head, _, rest = spec.partition(":")
@@ -174,11 +205,12 @@ def parse_spec(spec: str | tuple, label: str | None = None) -> Entry:
         kwargs = _arguments(body, spec)
         factory = getattr(optax, name)
         _allowed(factory, f"optax.{name}", kwargs, spec)
-        return Entry(label or spec, factory, kwargs, lr_name="learning_rate")
-    return _rule_entry(head, _arguments(rest, spec), label or spec, spec)
+        shown = "" if label else spec_name(f"{OPTAX}.{name}", kwargs, "learning_rate")
+        return Entry(label or spec, factory, kwargs, lr_name="learning_rate", name=shown)
+    return _rule_entry(head, _arguments(rest, spec), label, spec)
 
 
-def _rule_entry(name: str, kwargs: dict, label: str, spec: str) -> Entry:
+def _rule_entry(name: str, kwargs: dict, label: str | None, spec: str) -> Entry:
     if name not in RULES:
         raise SpecError(
             f"{spec!r}: unknown update rule {name!r}; the rules are {', '.join(RULES)} "
@@ -191,7 +223,8 @@ def _rule_entry(name: str, kwargs: dict, label: str, spec: str) -> Entry:
             f"{spec!r}: {name} has no argument {', '.join(map(repr, unknown))}; its arguments "
             f"are {', '.join(known)}"
         )
-    return Entry(label, RULES[name], kwargs, lr_name="lr", rule=name)
+    shown = "" if label else spec_name(display(name), kwargs, "lr")
+    return Entry(label or spec, RULES[name], kwargs, lr_name="lr", rule=name, name=shown)
 
 
 def resolve_entries(rules: Sequence[Any] | Mapping[str, Any]) -> dict[str, Entry]:

@@ -34,6 +34,7 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from jaxlearn import initializers
 from jaxlearn._checks import check_non_negative, check_unit_interval, per_configuration
@@ -71,6 +72,36 @@ class MLPConfig:
     def num_layers(self) -> int:
         """Number of affine layers (hidden + output)."""
         return len(self.hidden_sizes) + 1
+
+    # The training core's model protocol (jaxlearn.train.model): the network as a trainable
+    # model, by the module's functions below.
+
+    def loss(
+        self, params: dict, state: dict, x: Array, t: Array, *, train: bool,
+        key: Array | None = None, axis_name: Any = None,
+    ) -> tuple[Array, dict]:  # fmt: skip
+        """:func:`loss` of this network (the book's loss, weight decay included)."""
+        return loss(self, params, state, x, t, train=train, key=key, axis_name=axis_name)
+
+    def metrics(self, params: dict, state: dict, x: Array, t: Array) -> dict[str, Array]:
+        """Per example, in inference mode: ``'accuracy'`` (1 where ``argmax(logits) == t``) and
+        ``'cross_entropy'`` (the book's ``−log(y_t + 1e-7)``, without weight decay)."""
+        return _metrics(self, params, state, x, t)
+
+    def check_data(self, x: Any, t: Any, split: str) -> tuple[Array, Array]:
+        """``(x, t)`` of one split as device arrays: ``x`` flattened images ``(N, input_size)``
+        in the network's dtype, ``t`` int labels (one-hot targets are converted)."""
+        t = jnp.asarray(class_indices(np.asarray(t), f"t_{split}"))
+        x = jnp.asarray(x, self.dtype)
+        if x.ndim != 2:
+            raise ValueError(f"x_{split}: expected flattened images (N, features), got {x.shape}")
+        if x.shape[0] != t.shape[0]:
+            raise ValueError(f"x_{split}: {x.shape[0]} examples but {t.shape[0]} labels")
+        if x.shape[1] != self.input_size:
+            raise ValueError(
+                f"x_{split}: {x.shape[1]} features, but net.input_size={self.input_size}"
+            )
+        return x, t
 
 
 def make(
@@ -285,11 +316,24 @@ def cross_entropy(logits: Array, t: Array) -> Array:
         >>> print(round(float(cross_entropy(jnp.zeros((2, 10)), jnp.array([3, 4]))), 4))
         2.3026
     """
+    return jnp.sum(cross_entropies(logits, t)) / logits.shape[0]
+
+
+def cross_entropies(logits: Array, t: Array) -> Array:
+    """Per example, the book's ``−log(y[n, t_n] + 1e-7)`` with ``y = softmax(logits)``
+    (the terms :func:`cross_entropy` averages). optax:
+    ``optax.softmax_cross_entropy_with_integer_labels`` without the 1e-7.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> cross_entropies(jnp.zeros((2, 10)), jnp.array([3, 4])).round(4).tolist()
+        [2.3026, 2.3026]
+    """
     z = logits - jnp.max(logits, axis=-1, keepdims=True)  # the book's overflow guard
     y = jnp.exp(z) / jnp.sum(jnp.exp(z), axis=-1, keepdims=True)
     labels = class_indices(t)
     y_t = jnp.take_along_axis(y, labels[:, None], axis=-1)[:, 0]
-    return -jnp.sum(jnp.log(y_t + 1e-7)) / logits.shape[0]
+    return -jnp.log(y_t + 1e-7)
 
 
 def loss(
@@ -380,6 +424,13 @@ def _accuracy(net: MLPConfig, params: dict, state: dict, x: Array, t: Array, axi
     if axis_name is not None:
         counts = jax.lax.psum(counts, axis_name)
     return counts[0] / counts[1]
+
+
+@functools.partial(jax.jit, static_argnums=(0,))
+def _metrics(net: MLPConfig, params: dict, state: dict, x: Array, t: Array) -> dict[str, Array]:
+    logits, _ = _apply(net, params, state, x, False, None)
+    correct = jnp.argmax(logits, axis=-1) == class_indices(t)
+    return {"accuracy": correct, "cross_entropy": cross_entropies(logits, t)}
 
 
 def init_many(

@@ -11,17 +11,31 @@ from jaxlearn.plots.overfitting import plot_overfitting
 from jaxlearn.plots.paths import plot_update_paths
 from jaxlearn.plots.search import plot_search, plot_search_map
 from jaxlearn.plots.style import RULE_COLORS, RULE_LABELS
+from jaxlearn.plots.verdicts import (
+    VERDICT_COLORS,
+    plot_iqm,
+    plot_performance_profile,
+    plot_sensitivity,
+    plot_tuning_curves,
+    plot_verdicts,
+)
 
 __all__ = [
     "INIT_COLORS",
     "RULE_COLORS",
     "RULE_LABELS",
+    "VERDICT_COLORS",
     "plot_activation_histograms",
     "plot_batchnorm_grid",
     "plot_initializer_comparison",
+    "plot_iqm",
     "plot_optimizer_comparison",
     "plot_overfitting",
+    "plot_performance_profile",
     "plot_search",
     "plot_search_map",
+    "plot_sensitivity",
+    "plot_tuning_curves",
     "plot_update_paths",
+    "plot_verdicts",
 ]

@@ -1,11 +1,15 @@
-"""One look for every figure: a fixed colour and label per update rule, used everywhere."""
+"""One look for every figure: a fixed colour per update rule, the rules' display names, and
+line styles that keep coinciding curves apart."""
 
 from __future__ import annotations
+
+from collections.abc import Mapping
 
 import numpy as np
 
 # The rules' display names have one home, beside the experiments that print them.
-from jaxlearn.experiments.common import RULE_LABELS  # noqa: F401 (re-exported)
+from jaxlearn.experiments.display import RULE_LABELS  # noqa: F401 (re-exported)
+from jaxlearn.experiments.records import Result
 
 #: Colour of each update rule in every figure and notebook (colour-blind-safe Okabe–Ito).
 RULE_COLORS: dict[str, str] = {
@@ -22,26 +26,65 @@ RULE_COLORS: dict[str, str] = {
 EXTRA_COLORS = ("#000000", "#882255", "#999933", "#44AA99", "#AA4499", "#777777", "#332288")
 
 
-def curve_colors(labels, fixed: dict[str, str]) -> dict[str, str]:
+#: Line styles and markers cycled over the curves of one panel: two curves that coincide (two
+#: rules that learn alike) still show both, by their dashes and their markers.
+LINE_STYLES = ("-", "--", "-.", ":")
+MARKERS = ("o", "s", "^", "D", "v", "P", "X")
+
+
+def curve_colors(labels, fixed: Mapping[str, str]) -> dict[str, str]:
     """A colour per label: ``fixed[label]`` where given, else the next of :data:`EXTRA_COLORS`.
 
     >>> curve_colors(['sgd', 'AdamW'], RULE_COLORS)
     {'sgd': '#0072B2', 'AdamW': '#000000'}
     """
-    extra = iter(EXTRA_COLORS * (1 + len(list(labels)) // len(EXTRA_COLORS)))
-    return {label: fixed.get(label) or next(extra) for label in labels}
+    return colors_by({label: label for label in labels}, fixed)
 
 
-def band(ax, x, ys, *, color: str, label: str, style: str = "-", **kw):
+def colors_by(kinds: Mapping[str, str | None], fixed: Mapping[str, str]) -> dict[str, str]:
+    """A colour per label from its kind: ``fixed[kind]`` for the first label of a kind that has
+    one, else the next of :data:`EXTRA_COLORS`, so no two curves share a colour.
+
+    >>> colors_by({'Adam': 'adam', 'adam:lr=0.1': 'adam', 'AdamW': None}, RULE_COLORS)
+    {'Adam': '#D55E00', 'adam:lr=0.1': '#000000', 'AdamW': '#882255'}
+    """
+    extra = iter(EXTRA_COLORS * (1 + len(kinds) // len(EXTRA_COLORS)))
+    used: set[str] = set()
+    colors = {}
+    for label, kind in kinds.items():
+        color = fixed.get(kind) if kind is not None else None
+        colors[label] = color if color and color not in used else next(extra)
+        used.add(colors[label])
+    return colors
+
+
+def curve_styles(n: int, length: int) -> list[dict]:
+    """Line style, marker and marker positions for ``n`` curves of ``length`` points: about
+    eight markers a curve, each curve's at other points than the others'.
+
+    >>> [(s['linestyle'], s['marker'], s['markevery']) for s in curve_styles(2, 80)]
+    [('-', 'o', (0, 10)), ('--', 's', (5, 10))]
+    """
+    every = max(1, length // 8)
+    return [
+        {"linestyle": LINE_STYLES[i % len(LINE_STYLES)], "marker": MARKERS[i % len(MARKERS)],
+         "markevery": (i * every // n, every), "markersize": 4}
+        for i in range(n)
+    ]  # fmt: skip
+
+
+def band(ax, x, ys, *, color: str, label: str, style: str | None = "-", **kw):
     """Plot one curve, or for a stack of curves (one per seed) their mean with the min–max band.
 
     ``ys`` of shape ``(n,)`` is drawn as it is; ``(seeds, n)`` as the mean line and a shaded
-    band from the lowest to the highest seed at each point.
+    band from the lowest to the highest seed at each point. ``style`` is a format string
+    (``None`` when ``kw`` sets the line style).
     """
     ys = np.asarray(ys, np.float64)
+    fmt = () if style is None else (style,)
     if ys.ndim == 1:
-        return ax.plot(x, ys, style, color=color, label=label, **kw)
-    lines = ax.plot(x, ys.mean(axis=0), style, color=color, label=label, **kw)
+        return ax.plot(x, ys, *fmt, color=color, label=label, **kw)
+    lines = ax.plot(x, ys.mean(axis=0), *fmt, color=color, label=label, **kw)
     ax.fill_between(x, ys.min(axis=0), ys.max(axis=0), color=color, alpha=0.18, linewidth=0)
     return lines
 
@@ -58,8 +101,27 @@ def row(values, i: int) -> np.ndarray:
 
 def seeds_note(results) -> str:
     """``', mean of N seeds (band: min–max)'`` for a several-seed result, else ``''``."""
-    n = len(results.get("config", {}).get("seeds", [0]))
+    n = Result.of(results).n_seeds
     return f", mean of {n} seeds (band: min–max)" if n > 1 else ""
+
+
+def log_if_decades(ax, curves, decades: float = 1.0) -> bool:
+    """A log y-axis when the curves' values span at least ``decades`` powers of ten (a linear
+    axis would flatten every curve but the highest), else a linear one from 0. True for log.
+
+    The limits hug the data: nothing is clipped.
+    """
+    values = np.concatenate([np.ravel(np.asarray(c, np.float64)) for c in curves])
+    values = values[np.isfinite(values)]
+    if values.size == 0:
+        return False
+    lo, hi = values.min(), values.max()
+    if lo > 0 and hi / lo >= 10.0**decades:
+        ax.set_yscale("log")
+        ax.set_ylim(lo / 1.3, hi * 1.3)
+        return True
+    ax.set_ylim(min(0.0, lo), hi * 1.05 if hi > 0 else 1.0)
+    return False
 
 
 def legend_below(fig, ax, ncol: int = 2) -> None:

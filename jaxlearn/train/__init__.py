@@ -11,11 +11,13 @@ data-parallel over devices.
 from jaxlearn.train import distributed
 from jaxlearn.train.config import RunConfig
 from jaxlearn.train.distributed import make_mesh
-from jaxlearn.train.loop import TrainResult, train, train_many
+from jaxlearn.train.loop import train, train_many
+from jaxlearn.train.result import Timing, TrainResult
 from jaxlearn.train.step import make_train_step, train_step
 
 __all__ = [
     "RunConfig",
+    "Timing",
     "TrainResult",
     "distributed",
     "make_mesh",

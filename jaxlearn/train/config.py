@@ -41,6 +41,10 @@ class RunConfig:
       share_batches: ``train_many`` only: every configuration draws the same mini-batches (and
         Dropout masks) from the one ``key`` (common random numbers; the first layer of all K
         networks is then one matrix product).
+      eval_on: the names of the data's splits to evaluate (default: every split given; see
+        :mod:`jaxlearn.train.splits`), e.g. ``('valid',)``.
+      eval_batch_size: evaluate this many examples at a time (memory: one chunk's
+        activations); default: a whole split at once.
       mesh: data-parallel training. ``None``: one device; an int N: the first N of
         ``jax.devices()``; a sequence of devices; or a ``jax.sharding.Mesh`` with a ``'data'``
         axis (the batch is split over it) and, for ``train_many``, a ``'trials'`` axis (the
@@ -55,6 +59,8 @@ class RunConfig:
     batch_size: int = 100
     replace: bool = True
     eval_every: int | None = None
+    eval_on: tuple[str, ...] | None = None
+    eval_batch_size: int | None = None
     share_batches: bool = False
     mesh: Any = None
     progress: bool | None = None
@@ -72,6 +78,12 @@ class RunConfig:
             not isinstance(self.eval_every, int) or self.eval_every < 0
         ):
             raise ValueError(f"eval_every must be an int >= 0, got {self.eval_every!r}")
+        if self.eval_batch_size is not None:
+            _positive_int("eval_batch_size", self.eval_batch_size)
+        if self.eval_on is not None:
+            if isinstance(self.eval_on, str) or not all(isinstance(s, str) for s in self.eval_on):
+                raise ValueError(f"eval_on must be a tuple of split names, got {self.eval_on!r}")
+            object.__setattr__(self, "eval_on", tuple(self.eval_on))
 
     @classmethod
     def of(cls, config: RunConfig | None = None, **options: Any) -> RunConfig:

@@ -1,10 +1,12 @@
-"""Training runs: :func:`train` (one network) and :func:`train_many` (K networks in one ``vmap``).
+"""Training runs: :func:`train` (one model) and :func:`train_many` (K models in one ``vmap``).
 
 The book's loop draws a mini-batch in NumPy, calls the network and updates, once per Python
 iteration. Here the whole run is one compiled program (:mod:`jaxlearn.train.program`): blocks of
 updates scanned on device, with evaluation on device, called a few times from Python (to move a
 progress bar). Both entry points take the run's settings as :class:`~jaxlearn.train.RunConfig`
-fields and build the same program from them; ``train_many`` runs it under ``vmap``.
+fields and build the same program from them; ``train_many`` runs it under ``vmap``. A model
+is anything with the three methods of :class:`jaxlearn.train.model.Model`: the book's network
+(:class:`jaxlearn.nn.mlp.MLPConfig`), a problem of the benchmark suite, your own.
 
 Per-run hyper-parameters (a learning rate, a weight-decay λ) live in the optimizer state
 (:func:`jaxlearn.optim.inject_hyperparams`): ``train_many`` initialises K optimizer states with
@@ -14,8 +16,9 @@ K values in one ``vmap`` over ``init``, and the compiled loop never sees them.
 from __future__ import annotations
 
 import dataclasses
+import time
 from collections.abc import Callable, Mapping
-from typing import Any, NamedTuple
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -23,48 +26,20 @@ import numpy as np
 from jax.sharding import PartitionSpec as P
 
 from jaxlearn._util import is_prng_key
-from jaxlearn.data.labels import class_indices
-from jaxlearn.nn.mlp import MLPConfig
 from jaxlearn.optim import RULES
 from jaxlearn.optim.hyperparams import inject_hyperparams, stack_hyperparams
 from jaxlearn.train import distributed
 from jaxlearn.train.config import RunConfig
 from jaxlearn.train.distributed import DATA, TRIALS
+from jaxlearn.train.model import Model, is_model
 from jaxlearn.train.program import Carry, Layout, program
+from jaxlearn.train.result import Timing, TrainResult
+from jaxlearn.train.splits import device_splits
 
 Array = jax.Array
 #: What ``opt`` may be: a ready ``(init, update)`` pair (``jl.adam()``, ``optax.adamw(1e-3)``), a
 #: factory (``jl.sgd``, ``optax.adam``, your own function) or a jaxlearn rule name (``'sgd'``).
 OptimizerLike = Any
-
-
-class TrainResult(NamedTuple):
-    """What a training run returns.
-
-    ``params``, ``state``, ``opt_state`` are the final pytrees (JAX arrays; stacked with a
-    leading K axis from :func:`train_many`). The history is NumPy: ``loss`` per iteration
-    ``(iterations,)`` (the network's training loss on each mini-batch), ``train_acc`` /
-    ``test_acc`` per evaluation ``(evals,)`` (``(K, …)`` from :func:`train_many`; empty when
-    not evaluated), ``eval_iterations`` the number of updates done at each evaluation.
-    :meth:`history` gives the NumPy part as a JSON-ready dict.
-    """
-
-    params: Any
-    state: Any
-    opt_state: Any
-    loss: np.ndarray
-    train_acc: np.ndarray
-    test_acc: np.ndarray
-    eval_iterations: np.ndarray
-
-    def history(self) -> dict[str, np.ndarray]:
-        """``{'loss', 'train_acc', 'test_acc', 'eval_iterations'}`` as NumPy arrays."""
-        return {
-            "loss": self.loss,
-            "train_acc": self.train_acc,
-            "test_acc": self.test_acc,
-            "eval_iterations": self.eval_iterations,
-        }
 
 
 # ---------------------------------------------------------------------------------------------
@@ -110,31 +85,6 @@ def _optimizer(opt: OptimizerLike, hyperparams: Mapping[str, Any] | None) -> tup
     return built, lambda: built
 
 
-def _device_data(data: Any, net: MLPConfig) -> tuple[Array, Array, Array | None, Array | None]:
-    """``((x_train, t_train), (x_test, t_test))`` or ``(x_train, t_train)`` as device arrays."""
-    if not isinstance(data, (tuple, list)) or len(data) != 2:
-        raise ValueError(
-            "data must be ((x_train, t_train), (x_test, t_test)) as jaxlearn.data.load returns, "
-            "or (x_train, t_train)"
-        )
-    pairs = {"train": data[0], "test": data[1]} if isinstance(data[0], (tuple, list)) else {}
-    pairs = pairs or {"train": data}
-    out: list[Array | None] = [None] * 4
-    for i, (split, (x, t)) in enumerate(pairs.items()):
-        t = jnp.asarray(class_indices(np.asarray(t), f"t_{split}"))
-        x = jnp.asarray(x, net.dtype)
-        if x.ndim != 2:
-            raise ValueError(f"x_{split}: expected flattened images (N, features), got {x.shape}")
-        if x.shape[0] != t.shape[0]:
-            raise ValueError(f"x_{split}: {x.shape[0]} examples but {t.shape[0]} labels")
-        if x.shape[1] != net.input_size:
-            raise ValueError(
-                f"x_{split}: {x.shape[1]} features, but net.input_size={net.input_size}"
-            )
-        out[2 * i : 2 * i + 2] = [x, t]
-    return tuple(out)  # type: ignore[return-value]
-
-
 def _progress_bar(config: RunConfig, total: int):
     if not config.show_progress():
         return None
@@ -151,11 +101,11 @@ def _progress_bar(config: RunConfig, total: int):
 
 
 def _fit(
-    net: MLPConfig, start: tuple, opt: Any, data: Any, key: Array, config: RunConfig, vmapped: bool
+    model: Model, start: tuple, opt: Any, data: Any, key: Array, config: RunConfig, vmapped: bool
 ) -> TrainResult:
     """Run the program from ``start = (params, state, opt_state)``; ``config.mesh`` is a Mesh."""
-    x, t, xt, tt = _device_data(data, net)
-    n = x.shape[0]
+    train, evaluated = device_splits(data, model, config.eval_on)
+    n = train[0].shape[0]
     plan = config.plan(n)
     mesh = config.mesh
     n_data = distributed.axis_size(mesh, DATA)
@@ -164,14 +114,14 @@ def _fit(
             f"batch_size ({config.batch_size}) is not divisible by the {n_data} devices of the "
             f"mesh's {DATA!r} axis: each device takes an equal share of the global batch"
         )
-    run = program(net, opt, Layout.of(config, plan, vmapped))
+    run = program(model, opt, Layout.of(config, plan, vmapped))
 
     perm = jnp.zeros((n,) if not config.replace else (1,), jnp.int32)
     if vmapped:
         perm = jnp.broadcast_to(perm, (_num_configs(start[0]), *perm.shape))
     # Copies, so donating the carry never invalidates the caller's arrays.
     carry = Carry(*jax.tree.map(jnp.array, (*start, perm)))
-    arrays = (x, t, xt, tt)
+    arrays = (train, evaluated)
     if mesh is not None:  # place every input where the shard_map expects it
         spec = P(TRIALS) if vmapped and TRIALS in mesh.axis_names else P()
         carry = jax.tree.map(lambda a: distributed.put(a, mesh, spec), carry)
@@ -179,22 +129,29 @@ def _fit(
         arrays = distributed.replicate(arrays, mesh)
 
     bar = _progress_bar(config, plan.iterations)
-    losses, accs = [], []
-    for call in range(plan.n_blocks // plan.blocks_per_call):
-        carry, loss, acc = run(carry, key, call * plan.blocks_per_call, arrays)
+    losses, metrics = [], []
+    calls, per_call = plan.n_blocks // plan.blocks_per_call, plan.blocks_per_call * plan.block_len
+    clock = [time.perf_counter()]
+    for call in range(calls):
+        carry, loss, values = run(carry, key, call * plan.blocks_per_call, arrays)
         losses.append(loss)
-        accs.append(acc)
+        metrics.append(values)
+        if call == 0 or call == calls - 1:  # the first call compiles: time it apart
+            jax.block_until_ready(loss)
+            clock.append(time.perf_counter())
         if bar is not None:
-            bar.update(plan.blocks_per_call * plan.block_len)
+            bar.update(per_call)
     if bar is not None:
         bar.close()
+    step_seconds = (clock[-1] - clock[1]) / ((calls - 1) * per_call) if calls > 1 else np.nan
+    timing = Timing(clock[1] - clock[0], step_seconds, per_call)
     axis = 1 if vmapped else 0
     loss = np.concatenate([distributed.fetch(v) for v in losses], axis=axis)
-    acc = np.concatenate([distributed.fetch(v) for v in accs], axis=axis)
-    if not plan.evaluate:
-        acc = acc[..., :0, :]
-    evals = np.arange(1, acc.shape[axis] + 1) * plan.block_len
-    return TrainResult(*carry[:3], loss, acc[..., 0], acc[..., 1], evals)
+    history = jax.tree.map(
+        lambda *v: np.concatenate([distributed.fetch(a) for a in v], axis=axis), *metrics
+    )
+    evals = np.arange(1, plan.n_blocks + 1) * plan.block_len if plan.evaluate else np.zeros(0, int)
+    return TrainResult(*carry[:3], loss, history, evals, timing)
 
 
 def _with_mesh(config: RunConfig, axis: str, wanted: tuple[str, ...], who: str) -> RunConfig:
@@ -204,9 +161,13 @@ def _with_mesh(config: RunConfig, axis: str, wanted: tuple[str, ...], who: str) 
     return dataclasses.replace(config, mesh=mesh)
 
 
-def _check_net(net: Any) -> None:
-    if not isinstance(net, MLPConfig):
-        raise TypeError(f"net must be an MLPConfig (from mlp.make/mlp.init), got {type(net)}")
+def _check_model(model: Any) -> None:
+    if not is_model(model):
+        raise TypeError(
+            "model must have loss, metrics and check_data methods and be hashable (the book's "
+            "network from mlp.make/mlp.init, a suite Problem, or your own; see "
+            f"jaxlearn.train.model), got {type(model).__name__}"
+        )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -215,9 +176,9 @@ def _check_net(net: Any) -> None:
 
 
 def train(
-    net: MLPConfig,
-    params: dict,
-    state: dict,
+    model: Model,
+    params: Any,
+    state: Any,
     opt: OptimizerLike,
     data: Any,
     *,
@@ -226,24 +187,29 @@ def train(
     config: RunConfig | None = None,
     **options: Any,
 ) -> TrainResult:
-    """Train one network with mini-batch updates, the whole run one compiled program.
+    """Train one model with mini-batch updates, the whole run one compiled program.
 
     Args:
-      net, params, state: the network (:func:`jaxlearn.nn.mlp.init`). Not modified.
+      model, params, state: the model and its initial parameters and state: the book's
+        network (:func:`jaxlearn.nn.mlp.init`), a problem of :mod:`jaxlearn.suite`
+        (``problem.init(key)``), or any :class:`~jaxlearn.train.model.Model`. Not modified.
       opt: a ready optimizer (``jl.adam()``, ``optax.adamw(1e-3)``), a factory (``jl.sgd``,
         ``optax.adam``, your own function; called with ``hyperparams``, or with no arguments)
-        or a rule name (``'sgd'``). Compiled programs are cached per ``(net, opt, settings)``:
+        or a rule name (``'sgd'``). Compiled programs are cached per ``(model, opt, settings)``:
         reuse one optimizer object, or a factory with ``hyperparams``, to train again without
         recompiling.
       data: ``((x_train, t_train), (x_test, t_test))`` as :func:`jaxlearn.data.load` returns
-        (flattened images; int or one-hot labels), or ``(x_train, t_train)`` (no test set).
+        (for the book's network: flattened images, int or one-hot labels), ``(x_train,
+        t_train)`` (no test set), or named splits ``{'train': (x, t), 'valid': (x, t), ...}``
+        (see :mod:`jaxlearn.train.splits`); every split is evaluated (``eval_on=`` chooses).
       key: PRNG key for mini-batches and Dropout masks. Same key, same result.
       hyperparams: the factory's arguments, kept in the optimizer state (e.g. ``{'lr': 0.05}``
         for jaxlearn's rules, ``{'learning_rate': 1e-3}`` for optax's): a new value reuses the
         compiled program.
       config: a :class:`~jaxlearn.train.RunConfig`; ``**options`` are its fields
         (``iterations``/``epochs``, ``batch_size=100``, ``replace=True``, ``eval_every``,
-        ``mesh``, ``progress``, ``desc``), each overriding ``config``'s.
+        ``eval_on``, ``eval_batch_size``, ``mesh``, ``progress``, ``desc``), each overriding
+        ``config``'s.
 
     With a ``mesh`` (data-parallel) the global batch of ``batch_size`` (divisible by the
     ``'data'`` axis) is drawn exactly as on one device and split over the axis; gradients, the
@@ -253,7 +219,7 @@ def train(
 
     Returns:
       :class:`TrainResult`: the final params/state/opt_state and the NumPy history (``loss``
-      per iteration, ``train_acc``/``test_acc`` per evaluation, ``eval_iterations``).
+      per iteration, ``metrics`` per split and evaluation, ``eval_iterations``).
 
     >>> import jax, jax.numpy as jnp, jaxlearn as jl
     >>> from jaxlearn.nn import mlp
@@ -262,15 +228,15 @@ def train(
     >>> net, params, state = mlp.init(jax.random.key(0), 8, [16], 2)
     >>> r = train(net, params, state, jl.sgd(0.1), ((x, t), (x, t)), key=jax.random.key(2),
     ...           epochs=20, batch_size=16)
-    >>> r.loss.shape, r.train_acc.shape, bool(r.train_acc[-1] > 0.9)
-    ((80,), (20,), True)
+    >>> r.loss.shape, r.train_acc.shape, bool(r.train_acc[-1] > 0.9), sorted(r.metrics['test'])
+    ((80,), (20,), True, ['accuracy', 'cross_entropy'])
     >>> r1 = train(net, params, state, jl.sgd, ((x, t), (x, t)), key=jax.random.key(2),
     ...            hyperparams={'lr': 0.1}, epochs=20, batch_size=16, mesh=1)  # a 1-device mesh
     >>> bool(abs(r1.loss - r.loss).max() < 1e-5)
     True
     """
     config = _with_mesh(RunConfig.of(config, **options), DATA, (DATA,), "train")
-    _check_net(net)
+    _check_model(model)
     program_opt, make = _optimizer(opt, hyperparams)
     for name, value in (hyperparams or {}).items():
         if np.ndim(value) != 0:
@@ -279,7 +245,7 @@ def train(
                 "(train_many trains one configuration per value)"
             )
     opt_state = make(**(hyperparams or {})).init(params)
-    return _fit(net, (params, state, opt_state), program_opt, data, key, config, False)
+    return _fit(model, (params, state, opt_state), program_opt, data, key, config, False)
 
 
 def _num_configs(params: Any) -> int:
@@ -313,9 +279,9 @@ def _per_config_keys(key: Array, k: int, shared: bool) -> Array:
 
 
 def train_many(
-    net: MLPConfig,
-    params: dict,
-    state: dict,
+    model: Model,
+    params: Any,
+    state: Any,
     opt: OptimizerLike,
     data: Any,
     *,
@@ -324,13 +290,14 @@ def train_many(
     config: RunConfig | None = None,
     **options: Any,
 ) -> TrainResult:
-    """Train K copies of ``net`` at once: one ``vmap``-ed compiled program.
+    """Train K copies of ``model`` at once: one ``vmap``-ed compiled program.
 
     The K configurations may differ in initial weights (stacked ``params``/``state`` with a
-    leading K axis: :func:`jaxlearn.nn.mlp.init_many`) and in any argument of the optimizer
-    factory (``hyperparams``: ``{name: (K,) values or one scalar}``, e.g. ``{'lr': lrs}``, or
-    ``{'lr': lrs, 'weight_decay': lams}`` for a factory such as ``lambda lr, weight_decay:
-    optax.chain(jl.add_weight_decay(weight_decay), jl.sgd(lr))``): K optimizer states are
+    leading K axis: :func:`jaxlearn.nn.mlp.init_many`, or ``jax.vmap(problem.init)(keys)``)
+    and in any argument of the optimizer factory (``hyperparams``: ``{name: (K,) values or
+    one scalar}``, e.g. ``{'lr': lrs}``, or ``{'lr': lrs, 'weight_decay': lams}`` for a
+    factory such as ``lambda lr, weight_decay: optax.chain(jl.add_weight_decay(weight_decay),
+    jl.sgd(lr))``): K optimizer states are
     initialised with their own values in one ``vmap`` over ``init``. ``key`` is one key (split
     into K: each configuration draws its own mini-batches) or a (K,) array of keys
     (``share_batches=True``: one key, the same batches for all). The training data is shared.
@@ -359,7 +326,7 @@ def train_many(
     """
     config = RunConfig.of(config, **options)
     config = _with_mesh(config, TRIALS, (TRIALS, DATA), "train_many")
-    _check_net(net)
+    _check_model(model)
     k = _num_configs(params)
     key = _per_config_keys(key, k, config.share_batches)
     program_opt, make = _optimizer(opt, hyperparams)
@@ -370,11 +337,7 @@ def train_many(
         params, state, hp = jax.tree.map(lambda a: jnp.asarray(a)[take], (params, state, hp))
         key = key if config.share_batches else key[take]
     opt_state = jax.vmap(lambda h, p: make(**h).init(p))(hp, params)
-    r = _fit(net, (params, state, opt_state), program_opt, data, key, config, True)
-    if pad:
-        first = jax.tree.map(lambda a: a[:k], (r.params, r.state, r.opt_state))
-        r = r._replace(
-            params=first[0], state=first[1], opt_state=first[2],
-            loss=r.loss[:k], train_acc=r.train_acc[:k], test_acc=r.test_acc[:k],
-        )  # fmt: skip
+    r = _fit(model, (params, state, opt_state), program_opt, data, key, config, True)
+    if pad:  # every array but eval_iterations has the K axis
+        r = TrainResult(*jax.tree.map(lambda a: a[:k], tuple(r[:5])), *r[5:])
     return r

@@ -2,9 +2,9 @@
 :func:`~jaxlearn.train.train_many` run, on one device or on a mesh.
 
 A call of the program runs ``blocks_per_call`` blocks; a block is ``block_len`` updates (a
-``lax.scan`` over mini-batches drawn on device) followed, when the plan says so, by a
-train/test accuracy evaluation on device. ``train_many``'s program is the same one under
-``vmap``; with a mesh it is wrapped in ``shard_map``.
+``lax.scan`` over mini-batches drawn on device) followed, when the plan says so, by an
+evaluation of the model's metrics on each evaluated split, on device. ``train_many``'s program
+is the same one under ``vmap``; with a mesh it is wrapped in ``shard_map``.
 """
 
 from __future__ import annotations
@@ -19,12 +19,11 @@ import jax.numpy as jnp
 from jax.sharding import PartitionSpec as P
 
 from jaxlearn._compat import shard_map
-from jaxlearn.nn import mlp
-from jaxlearn.nn.mlp import MLPConfig
 from jaxlearn.train import distributed
 from jaxlearn.train.batches import batch_with_replacement, batch_without_replacement
 from jaxlearn.train.config import Plan, RunConfig
 from jaxlearn.train.distributed import DATA, TRIALS
+from jaxlearn.train.model import Model, evaluate
 from jaxlearn.train.step import train_step
 
 Array = jax.Array
@@ -61,16 +60,17 @@ class Layout(NamedTuple):
         return cls(dataclasses.replace(config, **_PRESENTATION), plan, vmapped)
 
 
-def _step_body(net: MLPConfig, opt: Any, key: Array, data: tuple, layout: Layout, axis) -> Callable:
+def _step_body(model: Model, opt: Any, key: Array, train: tuple, layout: Layout, axis) -> Callable:
     """The ``lax.scan`` body: draw iteration i's batch from ``key``, update once.
 
     With ``axis`` (inside ``shard_map``) every device draws the same global batch from the
     replicated key and keeps its equal share of the indices, in axis order.
     """
-    x, t = data[0], data[1]
+    x, t = train
     n = x.shape[0]
-    # Separate streams for batches and Dropout masks, each folded with the iteration number.
-    k_data, k_drop = jax.random.split(key)
+    # Separate streams for batches and the model's randomness (Dropout), each folded with the
+    # iteration number.
+    k_data, k_step = jax.random.split(key)
 
     def step(carry: Carry, i: Array) -> tuple[Carry, Array]:
         perm = carry.perm
@@ -81,52 +81,51 @@ def _step_body(net: MLPConfig, opt: Any, key: Array, data: tuple, layout: Layout
             idx, perm = batch_without_replacement(k_data, i, perm, n, config.batch_size)
         if axis is not None:
             idx = distributed.local_rows(idx, axis)
-        drop_key = jax.random.fold_in(k_drop, i) if net.use_dropout else None
+        step_key = jax.random.fold_in(k_step, i)
         params, state, opt_state, value = train_step(
-            net, opt, carry.params, carry.state, carry.opt_state, (x[idx], t[idx]), drop_key, axis
-        )
+            model, opt, carry.params, carry.state, carry.opt_state, (x[idx], t[idx]), step_key,
+            axis,
+        )  # fmt: skip
         return Carry(params, state, opt_state, perm), value
 
     return step
 
 
 @functools.lru_cache(maxsize=32)
-def program(net: MLPConfig, opt: Any, layout: Layout) -> Callable:
-    """The jitted ``run(carry, key, first_block, data) -> (carry, losses, accuracies)``.
+def program(model: Model, opt: Any, layout: Layout) -> Callable:
+    """The jitted ``run(carry, key, first_block, data) -> (carry, losses, metrics)``.
 
-    Cached on ``(net, opt, layout)``, so repeated runs (a sequential search, a benchmark, a
-    new learning rate held in the optimizer state) compile once. ``data`` is
-    ``(x_train, t_train, x_test, t_test)`` (test arrays None when absent); ``accuracies`` has
-    one ``(train, test)`` row per block (zeros when the plan does not evaluate).
+    Cached on ``(model, opt, layout)``, so repeated runs (a sequential search, a benchmark, a
+    new learning rate held in the optimizer state) compile once. ``data`` is ``(train,
+    evaluated)``: the training split's ``(x, t)`` and ``{split: (x, t)}`` to evaluate;
+    ``metrics`` is ``{split: {metric: one value per block}}`` (empty when the plan does not
+    evaluate).
     """
     plan, mesh, share_batches = layout.plan, layout.config.mesh, layout.config.share_batches
+    chunk = layout.config.eval_batch_size
     data_axis = DATA if distributed.axis_size(mesh, DATA) > 1 else None
     has_trials = mesh is not None and TRIALS in mesh.axis_names
     trial_axis = TRIALS if layout.vmapped and has_trials else None
 
     def run_one(carry: Carry, key: Array, first_block: Array, data: tuple):
-        step = _step_body(net, opt, key, data, layout, data_axis)
+        train, evaluated = data
+        step = _step_body(model, opt, key, train, layout, data_axis)
 
         def block(carry: Carry, b: Array):
             its = b * plan.block_len + jnp.arange(plan.block_len)
             carry, losses = jax.lax.scan(step, carry, its)
-            accs = jnp.zeros((2,), jnp.float32)
+            metrics = {}
             if plan.evaluate:
-                x, t, xt, tt = data
-
-                def acc(xs, ts):
-                    return mlp.accuracy(
-                        net, carry.params, carry.state, xs, ts, axis_name=data_axis
-                    )
-
-                train_acc = acc(x, t)
-                test_acc = jnp.nan if xt is None else acc(xt, tt)
-                accs = jnp.stack([train_acc, jnp.asarray(test_acc, train_acc.dtype)])
-            return carry, (losses, accs)
+                metrics = {
+                    name: evaluate(model, carry.params, carry.state, xs, ts, chunk=chunk,
+                                   axis_name=data_axis)
+                    for name, (xs, ts) in evaluated.items()
+                }  # fmt: skip
+            return carry, (losses, metrics)
 
         blocks = first_block + jnp.arange(plan.blocks_per_call)
-        carry, (losses, accs) = jax.lax.scan(block, carry, blocks)
-        return carry, losses.reshape(-1), accs
+        carry, (losses, metrics) = jax.lax.scan(block, carry, blocks)
+        return carry, losses.reshape(-1), metrics
 
     key_axis = None if share_batches else 0
     fn = jax.vmap(run_one, in_axes=(0, key_axis, None, None)) if layout.vmapped else run_one

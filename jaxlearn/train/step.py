@@ -1,4 +1,4 @@
-"""One training step of the book's network: forward, loss, gradients, update — one pure function.
+"""One training step of a model: forward, loss, gradients, update — one pure function.
 
 The optimizer is an ``(init, update)`` pair whose state holds everything that varies between
 runs (a learning rate in the state when it comes from
@@ -16,16 +16,15 @@ import optax
 from jax.sharding import PartitionSpec as P
 
 from jaxlearn._compat import shard_map
-from jaxlearn.nn import mlp
-from jaxlearn.nn.mlp import MLPConfig
 from jaxlearn.optim import update_and_apply
 from jaxlearn.train import distributed
+from jaxlearn.train.model import Model
 
 Array = jax.Array
 
 
 def train_step(
-    net: MLPConfig,
+    model: Model,
     opt: optax.GradientTransformation,
     params: dict,
     state: dict,
@@ -39,9 +38,11 @@ def train_step(
     .. math:: L = \mathrm{loss}(W; x, t), \quad g = \partial L / \partial W, \quad
         (W', s') = \mathrm{update\_and\_apply}(g, s, W)
 
-    The loss is :func:`jaxlearn.nn.mlp.loss` in training mode (the network's own
-    ``weight_decay_lambda`` included; per-run weight decay belongs to the optimizer, e.g.
-    ``optax.chain(jl.add_weight_decay(λ), jl.sgd())``). The update goes through the rule's
+    ``model`` is any :class:`~jaxlearn.train.model.Model`; the loss is its ``loss`` in training
+    mode (for the book's network, :func:`jaxlearn.nn.mlp.loss` with its own
+    ``weight_decay_lambda``; per-run weight decay belongs to the optimizer, e.g.
+    ``optax.chain(jl.add_weight_decay(λ), jl.sgd())``). ``key`` is the step's PRNG key for
+    the model's randomness (Dropout). The update goes through the rule's
     fused step where it has one (:func:`jaxlearn.optim.update_and_apply`). Pure and unjitted:
     the building block of :func:`make_train_step` and the compiled loops.
 
@@ -56,6 +57,7 @@ def train_step(
     :func:`jaxlearn.train.distributed.to_varying`).
 
     >>> import jax.numpy as jnp, jaxlearn as jl
+    >>> from jaxlearn.nn import mlp
     >>> net, params, state = mlp.init(jax.random.key(0), 4, [3], 2)
     >>> opt = jl.sgd(0.1)
     >>> batch = (jnp.ones((2, 4)), jnp.array([0, 0]))
@@ -68,7 +70,7 @@ def train_step(
     local = params if axis_name is None else distributed.to_varying(params, axis_name)
 
     def loss(p):
-        return mlp.loss(net, p, state, x, t, train=True, key=key, axis_name=axis_name)
+        return model.loss(p, state, x, t, train=True, key=key, axis_name=axis_name)
 
     (value, new_state), grads = jax.value_and_grad(loss, has_aux=True)(local)
     if axis_name is not None:
@@ -78,7 +80,7 @@ def train_step(
 
 
 def make_train_step(
-    net: MLPConfig,
+    model: Model,
     opt: optax.GradientTransformation,
     *,
     donate: bool = True,
@@ -99,6 +101,7 @@ def make_train_step(
     params/states are replicated and equal the one-device step's to float rounding.
 
     >>> import jax.numpy as jnp, jaxlearn as jl
+    >>> from jaxlearn.nn import mlp
     >>> net, params, state = mlp.init(jax.random.key(0), 4, [3], 2)
     >>> step = make_train_step(net, jl.sgd(0.1))
     >>> opt_state = jl.sgd(0.1).init(params)
@@ -120,7 +123,7 @@ def make_train_step(
     if mesh is None:
 
         def step(params, state, opt_state, x, t, key=None):
-            return train_step(net, opt, params, state, opt_state, (x, t), key)
+            return train_step(model, opt, params, state, opt_state, (x, t), key)
 
         return jax.jit(step, donate_argnums=donate_argnums)
 
@@ -128,7 +131,7 @@ def make_train_step(
     distributed.require_axes(mesh, (data,), "make_train_step")
 
     def local(params, state, opt_state, x, t, key):
-        return train_step(net, opt, params, state, opt_state, (x, t), key, data)
+        return train_step(model, opt, params, state, opt_state, (x, t), key, data)
 
     rep_, batch = P(), P(data)
     sharded = jax.jit(

@@ -72,7 +72,9 @@ for rule, run in results["runs"].items():
         "md",
         r"""
 **What it shows.** SGD is clearly the slowest: its loss is still well above the others when they
-have nearly reached zero. Momentum, AdaGrad and Adam learn much faster and end close together.
+have nearly reached zero (the y-axis is logarithmic: the final losses span three decades, which
+a linear axis would flatten onto its floor). Momentum, AdaGrad and Adam learn much faster and
+end close together.
 (The book sees AdaGrad slightly ahead; here, on the 4,000-image `mnist-5k` set and this seed,
 Adam ends lowest — the three are close and their order changes with the seed. On a small training
 set the three also drive the training loss almost to zero: they fit the 4,000 images.)

@@ -33,6 +33,45 @@ QUICK = os.environ.get("JAXLEARN_QUICK") == "1"  # the test suite runs every not
     (
         "md",
         r"""
+## Batch Norm by hand
+
+`jl.batch_norm` is a pure function: parameters (γ, β) and running statistics (mean, var) go in,
+the normalised batch and the updated statistics come out. In training it uses the batch's own
+statistics; at inference the running ones:
+""",
+    ),
+    (
+        "code",
+        r"""
+import jax
+
+import jaxlearn as jl
+
+x = 5.0 + 3.0 * jax.random.normal(jax.random.key(0), (100, 4))  # a batch: mean ≈ 5, std ≈ 3
+params, state = jl.batchnorm_init(4)  # γ = 1, β = 0; running mean 0, running var 1
+y, state = jl.batch_norm(x, params, state, train=True)
+def show(a):
+    return "[" + " ".join(f"{float(v):6.3f}" for v in a) + "]"
+
+
+print("training:  mean", show(y.mean(axis=0)), " std", show(y.std(axis=0)))
+print("running mean after one batch (momentum 0.9):", show(state["mean"]))
+y_test, _ = jl.batch_norm(x, params, state, train=False)
+print("inference: mean", show(y_test.mean(axis=0)),
+      "(the running statistics are not yet the batch's)")
+""",
+    ),
+    (
+        "md",
+        r"""
+In the book's network every hidden layer is Affine → Batch Norm → ReLU;
+`jaxlearn.nn.mlp.make(..., use_batchnorm=True)` builds it, and the experiment below trains it
+against the same network without Batch Norm.
+""",
+    ),
+    (
+        "md",
+        r"""
 Each variant trains its 16 weight scales at once, in one `vmap`-ed program; both variants start
 from the same N(0, 1) draws times the scale and see the same mini-batches. Full mode: the book's
 20 epochs; quick mode: 10.

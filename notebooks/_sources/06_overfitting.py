@@ -31,6 +31,38 @@ QUICK = os.environ.get("JAXLEARN_QUICK") == "1"  # the test suite runs every not
     (
         "md",
         r"""
+## The two remedies by hand
+
+Weight decay adds ½λΣ‖W‖² to the loss (`jl.l2_penalty`; the biases are not decayed), so its
+gradient adds λW to each weight's gradient: `with_weight_decay(jl.sgd)` is SGD on that
+gradient. Dropout (`jl.dropout`) zeroes each unit with probability `rate` in training and, in
+the book's form, scales every unit by 1 − rate at inference:
+""",
+    ),
+    (
+        "code",
+        r"""
+import jax
+import jax.numpy as jnp
+
+import jaxlearn as jl
+from jaxlearn.nn import with_weight_decay
+
+params = {"W": jnp.full((3, 2), 2.0), "b": jnp.ones(2)}
+print(f"½λΣ‖W‖² with λ = 0.1: {float(jl.l2_penalty(params, 0.1)):.3f}")  # 0.5 · 0.1 · 6 · 2²
+opt = with_weight_decay(jl.sgd)(lr=0.1, weight_decay=0.1)
+zero = jax.tree.map(jnp.zeros_like, params)  # no loss gradient: only the decay acts
+updates, _ = opt.update(zero, opt.init(params), params)
+print("update of W:", updates["W"][0], " of b:", updates["b"])  # -lr · λ · W, and 0
+
+h = jnp.ones((2, 10))
+print("training: ", jl.dropout(jax.random.key(0), h, 0.2, train=True)[0])
+print("inference:", jl.dropout(None, h, 0.2, train=False)[0])
+""",
+    ),
+    (
+        "md",
+        r"""
 ## Weight decay (figures 6-20, 6-21)
 
 λ = 0 and λ = 0.1 train together in one `vmap`-ed program, from the same weights and with the

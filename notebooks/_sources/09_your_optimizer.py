@@ -80,8 +80,9 @@ fig = plot_optimizer_comparison(defaults)
 
 Now every optimizer trains at each rate of the grid, every seed, in one program per optimizer;
 10% of the training images are held out, and each optimizer keeps the rate whose final loss on
-them is lowest (mean over seeds). The right panel is the sweep itself: a rate too small learns
-slowly, a rate too large diverges (the curves leave the top of the panel).
+them is lowest (mean over seeds). The lower panel is the sweep itself: a rate too small learns
+slowly, a rate too large diverges (the curves leave the top of the panel). The legend names
+each optimizer with the rate it was tuned to.
 """,
     ),
     (
