@@ -7,7 +7,7 @@ limited API, so that tools importing every module of the package can import it),
 XLA FFI headers that ship inside jaxlib (``jaxlib/include``; jaxlib is a build requirement in
 pyproject.toml, so pip's isolated build environment has it). The extension is *optional*: with
 no C++ compiler, or if the build fails, ``pip install`` still succeeds and jaxlearn runs its
-pure-XLA path, saying so once at first use (``jaxlearn.optim.native_status()`` says why).
+pure-XLA path, saying so once at first use (``jaxlearn.fast.native_status()`` says why).
 """
 
 from __future__ import annotations

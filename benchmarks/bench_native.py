@@ -9,7 +9,7 @@ interleaved, round by round (median of the timed rounds), with two triads in the
 jax's ``a * s + b`` (donated) and PyTorch's ``a.add_(b, alpha=s)`` (multi-threaded). The best of
 the two is the machine's bandwidth at that size.
 
-* ``jaxlearn``: ``jaxlearn.optim.fused_step(jl.<rule>())``, i.e. ``update_and_apply`` jitted with
+* ``jaxlearn``: ``jaxlearn.fast.fused_step(jl.<rule>())``, i.e. ``update_and_apply`` jitted with
   donation; the native kernels when they are built (the default path).
 * ``jaxlearn XLA``: the same, traced with ``JAXLEARN_NATIVE=0`` (the pure-XLA path).
 * ``jaxlearn flat`` / ``jaxlearn flat XLA``: flat mode (``jl.flat``; tree (iii) only).
@@ -23,8 +23,6 @@ are checked against the XLA path's on every run (to float rounding).
 
 from __future__ import annotations
 
-import contextlib
-import os
 import statistics
 import time
 
@@ -40,24 +38,11 @@ from benchmarks.bench_optimizers import (
     _triad_runner,
     resnet50_shapes,
 )
-from jaxlearn.optim import flat, fused_step, native, ravel
+from jaxlearn.fast import flat, fused_step, ravel
+from jaxlearn.optim import native
 
 #: Rules PyTorch fuses; the target for the others is bandwidth.
 TORCH_FUSED = ("sgd", "momentum", "adagrad", "adam")
-
-
-@contextlib.contextmanager
-def native_env(on: bool):
-    """Trace with the kernels on or off (``JAXLEARN_NATIVE`` is read when a step is traced)."""
-    old = os.environ.get(native.ENV_VAR)
-    os.environ[native.ENV_VAR] = "1" if on else "0"
-    try:
-        yield
-    finally:
-        if old is None:
-            del os.environ[native.ENV_VAR]
-        else:
-            os.environ[native.ENV_VAR] = old
 
 
 def _jax_runner(name, opt, params, grads, on: bool) -> _Runner:
@@ -65,7 +50,7 @@ def _jax_runner(name, opt, params, grads, on: bool) -> _Runner:
     ``first_s`` is trace + compile + the first call (as the optimizer section's)."""
     params, state, grads = jax.block_until_ready((params, opt.init(params), grads))
     t0 = time.perf_counter()
-    with native_env(on):
+    with native.kernels(on):
         compiled = fused_step(opt).lower(params, state, grads).compile()
     compile_s = time.perf_counter() - t0
     runner = _Runner(name, compiled, params, state, grads)

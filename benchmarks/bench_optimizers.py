@@ -4,7 +4,7 @@
     .venv/bin/python -m benchmarks.bench_optimizers [--quick]  # this section alone
 
 Each step is ``(params, state) -> (params + update, new_state)`` in one ``jax.jit`` with params
-and state donated (``donate_argnums=(0, 1)``), for jaxlearn (``jaxlearn.optim.fused_step``: the
+and state donated (``donate_argnums=(0, 1)``), for jaxlearn (``jaxlearn.fast.fused_step``: the
 default tree path, one fused loop per leaf), jaxlearn's flat mode (params, grads and state as one
 buffer per dtype, ``jaxlearn.optim.flat``) and optax (``opt.update`` then
 ``optax.apply_updates``, the same donation). The NumPy row is the book's in-place update
@@ -34,6 +34,7 @@ import optax
 
 import jaxlearn.optim as jo
 from benchmarks import torch_optim
+from jaxlearn import fast
 
 #: rule name -> (jaxlearn factory, optax twin, arrays touched per parameter)
 RULES: dict[str, tuple[Callable[[], Any], Callable[[], Any], int]] = {
@@ -160,12 +161,12 @@ def bench_case(label, shapes, rule, rounds, numpy_rounds, with_flat, with_numpy,
     runners = []
     opt = make_jl()
     p = _make_tree(shapes, 0)
-    runners.append(_Runner("jaxlearn", jo.fused_step(opt), p, opt.init(p), grads))
+    runners.append(_Runner("jaxlearn", fast.fused_step(opt), p, opt.init(p), grads))
     if with_flat:
-        fopt = jo.flat(make_jl())
-        fp, _ = jo.ravel(_make_tree(shapes, 0))
-        fg, _ = jo.ravel(grads)
-        runners.append(_Runner("jaxlearn flat", jo.fused_step(fopt), fp, fopt.init(fp), fg))
+        fopt = fast.flat(make_jl())
+        fp, _ = fast.ravel(_make_tree(shapes, 0))
+        fg, _ = fast.ravel(grads)
+        runners.append(_Runner("jaxlearn flat", fast.fused_step(fopt), fp, fopt.init(fp), fg))
     oopt = make_optax()
     p = _make_tree(shapes, 0)
     runners.append(_Runner("optax", _optax_step(oopt), p, oopt.init(p), grads))

@@ -20,17 +20,8 @@ Array([-0.01, -0.01], dtype=float32)
 
 from jaxlearn import checkpoint, data, fast, initializers, nn, optim
 from jaxlearn.nn import add_weight_decay, batch_norm, batchnorm_init, dropout, l2_penalty
-from jaxlearn.optim import (
-    RULES,
-    adagrad,
-    adam,
-    apply_updates,
-    momentum,
-    nesterov,
-    rmsprop,
-    sgd,
-    update_and_apply,
-)
+from jaxlearn.optim import RULES, adagrad, adam, apply_updates, momentum, nesterov, rmsprop, sgd
+from jaxlearn.optim.fused import update_and_apply
 from jaxlearn.optim.nonfinite import (
     NonFiniteGradientError,
     SkipNonfiniteState,

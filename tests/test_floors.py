@@ -101,7 +101,7 @@ def test_ci_installs_the_floors_and_runs_their_tests_there():
     assert "mapfile -t floors_tests < <(.venv/bin/python .ci/floors.py --tests)" in block
     assert re.search(r'^\.venv-floors/bin/python -m pytest -n 2 .*"\$\{floors_tests\[@\]\}"',
                      block, re.M)  # fmt: skip
-    assert "assert jo.native_available()" in block
+    assert "assert fast.native_available()" in block
 
 
 def test_ci_runs_the_readmes_two_commands():

@@ -10,8 +10,6 @@ built or are turned off (the CI's second run), which is itself checked in
 
 from __future__ import annotations
 
-import contextlib
-import os
 import re
 import subprocess
 import sys
@@ -27,7 +25,9 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
+import jaxlearn as jl
 import jaxlearn.optim as jo
+from jaxlearn import fast
 from jaxlearn.optim import RULES, native
 from jaxlearn.optim.native import _library
 from tests.rule_cases import CASES
@@ -44,18 +44,9 @@ needs_kernels = pytest.mark.skipif(
 )
 
 
-@contextlib.contextmanager
 def xla_path():
-    """Trace with the kernels off (the env var is read when a step is traced)."""
-    old = os.environ.get(native.ENV_VAR)
-    os.environ[native.ENV_VAR] = "0"
-    try:
-        yield
-    finally:
-        if old is None:
-            del os.environ[native.ENV_VAR]
-        else:
-            os.environ[native.ENV_VAR] = old
+    """Trace with the kernels off: the reference path."""
+    return native.kernels(False)
 
 
 def tree(seed, dtype, shapes=SHAPES):
@@ -136,12 +127,12 @@ def test_donated_step_updates_in_place_and_undonated_inputs_survive(name):
     keep = [np.asarray(p).copy() for p in params]
     state = opt.init(params)
     # Not donated: the kernel's in-place writes must land in copies, never in the inputs.
-    new_params, _ = jo.fused_step(opt, donate=False)(params, state, grads)
+    new_params, _ = fast.fused_step(opt, donate=False)(params, state, grads)
     for p, k in zip(params, keep):
         np.testing.assert_array_equal(np.asarray(p), k)
     # Donated: XLA aliases the kernel's outputs to the donated buffers (no array copy in the
     # program), the inputs are deleted and the results live in the same memory.
-    step = jo.fused_step(opt)
+    step = fast.fused_step(opt)
     hlo = step.lower(params, state, grads).compile().as_text()
     assert "jaxlearn_" in hlo and not re.search(r"f32\[\d+\]\{0\} copy\(", hlo)
     pointers = [p.unsafe_buffer_pointer() for p in new_params]
@@ -149,7 +140,7 @@ def test_donated_step_updates_in_place_and_undonated_inputs_survive(name):
     assert all(p.is_deleted() for p in new_params)
     assert [p.unsafe_buffer_pointer() for p in newer] == pointers
     with xla_path():
-        ref_step = jo.fused_step(opt, donate=False)
+        ref_step = fast.fused_step(opt, donate=False)
         ref = [jnp.asarray(k) for k in keep]
         ref, _ = ref_step(ref, opt.init(ref), grads)
         ref, _ = ref_step(ref, opt.init(ref), grads)
@@ -229,11 +220,11 @@ def test_gradient_through_the_step_is_the_xla_formulas(name):
 @needs_kernels
 @pytest.mark.parametrize("name", ["rmsprop", "adam"])
 def test_flat_mode_uses_the_kernel(name):
-    opt = jo.flat(RULES[name](**CASES[name].custom))
+    opt = fast.flat(RULES[name](**CASES[name].custom))
     params = {"a": tree(0, jnp.float32, [(3, 4)]), "b": tree(1, jnp.bfloat16, [(5,)])}
     grads = jax.tree.map(lambda p: p * 0.5 + 0.1, params)
-    fp, unravel = jo.ravel(params)
-    fg, _ = jo.ravel(grads)
+    fp, unravel = fast.ravel(params)
+    fg, _ = fast.ravel(grads)
     state = opt.init(fp)
     assert uses_kernel(lambda p, s, g: opt.update_and_apply(g, s, p), fp, state, fg)
     got = step_fn(opt)(fp, state, fg)
@@ -379,7 +370,7 @@ def test_optax_chain_and_inject_hyperparams_still_work():
         optax.chain(optax.clip(1.0), jo.adam(0.1)),
         optax.inject_hyperparams(jo.adam)(lr=0.1),
     ):
-        new, _ = jax.jit(lambda p, s, g, o=opt: jo.update_and_apply(o, g, s, p))(
+        new, _ = jax.jit(lambda p, s, g, o=opt: jl.update_and_apply(o, g, s, p))(
             params, opt.init(params), grads
         )
         u, _ = opt.update(grads, opt.init(params), params)

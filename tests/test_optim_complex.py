@@ -8,7 +8,8 @@ import optax
 import pytest
 
 import jaxlearn as jl
-from jaxlearn.optim import flat, update_and_apply
+from jaxlearn.fast import flat
+from jaxlearn.optim.fused import update_and_apply
 from tests.optim_trees import grad_stream, nested_params
 from tests.rule_cases import CASES, NAMES
 

@@ -6,7 +6,9 @@ import numpy as np
 import optax
 import pytest
 
+import jaxlearn as jl
 import jaxlearn.optim as jo
+from jaxlearn import fast
 from jaxlearn.optim import RULES
 from jaxlearn.optim.flat import FlatBuffers, flat, ravel
 from tests.rule_cases import CASES
@@ -58,7 +60,7 @@ def run_tree(opt, params, steps, fused):
     for k in range(steps):
         g = grads_like(params, 100 + k)
         if fused:
-            params, state = jo.update_and_apply(opt, g, state, params)
+            params, state = jl.update_and_apply(opt, g, state, params)
         else:
             u, state = opt.update(g, state, params)
             params = optax.apply_updates(params, u)
@@ -85,7 +87,7 @@ def test_fused_addition_is_bitwise_w_plus_update(name):
     state = opt.init(params)
     u, _ = opt.update(grads, state, params)
     want = np.asarray(params["w"] + u["w"])
-    for fn in (jo.update_and_apply, jax.jit(jo.update_and_apply, static_argnums=0)):
+    for fn in (jl.update_and_apply, jax.jit(jl.update_and_apply, static_argnums=0)):
         got = np.asarray(fn(opt, grads, state, params)[0]["w"])
         np.testing.assert_array_equal(got.view(np.uint32), want.view(np.uint32))
 
@@ -96,7 +98,7 @@ def test_update_and_apply_falls_back_for_plain_optax():
     grads = {"w": jnp.array([3.0, -4.0, 0.0]), "b": jnp.ones(2)}
     state = opt.init(params)
     u, ref_state = opt.update(grads, state, params)
-    new, new_state = jo.update_and_apply(opt, grads, state, params)
+    new, new_state = jl.update_and_apply(opt, grads, state, params)
     close(new, optax.apply_updates(params, u))
     close(new_state, ref_state)
     assert not np.allclose(new["w"], params["w"])
@@ -116,7 +118,7 @@ def test_flat_mode_equals_tree_mode(name):
 
     @jax.jit
     def step(fp, s, fg):
-        return jo.update_and_apply(fopt, fg, s, fp)
+        return jl.update_and_apply(fopt, fg, s, fp)
 
     for k in range(3):
         fparams, state = step(fparams, state, ravel(grads_like(params, 100 + k))[0])
@@ -167,7 +169,7 @@ def test_donation_deletes_inputs_and_does_not_retrace():
         traces.append(1)
         return jnp.sum((p["w"] * x - 1.0) ** 2)
 
-    step = jo.make_step(opt, loss)
+    step = fast.make_step(opt, loss)
     params = {"w": jnp.ones(1000)}
     state = opt.init(params)
     old_w, old_m = params["w"], state.m["w"]
@@ -179,7 +181,7 @@ def test_donation_deletes_inputs_and_does_not_retrace():
     assert len(traces) == 1  # the second step reuses the compiled function
     assert float(loss1) < float(loss0) == 1000.0
 
-    fstep = jo.fused_step(opt)
+    fstep = fast.fused_step(opt)
     g = {"w": jnp.ones(1000)}
     before = params["w"]
     params, state = fstep(params, state, g)
@@ -193,7 +195,7 @@ def test_flat_fused_step_with_donation():
     opt = flat(jo.momentum(0.1))
     fparams, unravel = ravel({"a": jnp.ones(3), "b": jnp.ones((2, 2))})
     state = opt.init(fparams)
-    step = jo.fused_step(opt)
+    step = fast.fused_step(opt)
     fgrads = FlatBuffers({"float32": jnp.ones(7)})
     old = fparams["float32"]
     fparams, state = step(fparams, state, fgrads)

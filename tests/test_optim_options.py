@@ -8,8 +8,10 @@ import optax
 import pytest
 
 import jaxlearn as jl
-from jaxlearn.optim import AdamState, RMSpropState, RMSpropVariantState, flat, update_and_apply
+from jaxlearn.fast import flat
+from jaxlearn.optim import AdamState, RMSpropState, RMSpropVariantState
 from jaxlearn.optim import inject_hyperparams as jl_inject
+from jaxlearn.optim.fused import update_and_apply
 from jaxlearn.optim.nonfinite import skip_nonfinite
 from tests.optim_trees import grad_stream, nested_params
 from tests.rule_cases import CASES, names_where

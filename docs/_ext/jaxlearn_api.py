@@ -304,7 +304,7 @@ class MembersDirective(SphinxDirective):
 
 def find_source(app, modname: str):
     """viewcode's source and tags for ``modname``, plus a tag for each name bound to a function
-    or class the module defines under another name (``flat = flatten_transformation``), so the
+    or class the module defines under another name (``alias = original``), so the
     alias's page links to that definition too."""
     if modname.split(".")[0] != PACKAGE:
         return None

@@ -1,4 +1,10 @@
-"""The book's six parameter-update rules as optax-compatible ``(init, update)`` pairs."""
+"""The book's six parameter-update rules as optax-compatible ``(init, update)`` pairs, and the
+machinery that lifts a rule to pytrees (``elementwise_transformation``, ``inject_hyperparams``).
+
+The performance entry points built on them (the fused step, flat mode, the native kernels'
+status) have their one public home in :mod:`jaxlearn.fast`; ``update_and_apply`` is at the top
+level, beside ``apply_updates``.
+"""
 
 from jaxlearn.optim.adagrad import AdaGradState, adagrad
 from jaxlearn.optim.adam import AdamState, adam
@@ -9,17 +15,8 @@ from jaxlearn.optim.base import (
     apply_updates,
     elementwise_transformation,
 )
-from jaxlearn.optim.flat import (
-    FlatBuffers,
-    FlatTransformation,
-    flat,
-    flatten_transformation,
-    ravel,
-)
-from jaxlearn.optim.fused import fused_step, make_step, update_and_apply
 from jaxlearn.optim.hyperparams import HyperparamsState, Injected, inject_hyperparams
 from jaxlearn.optim.momentum import MomentumState, momentum
-from jaxlearn.optim.native import native_available, native_status
 from jaxlearn.optim.nesterov import NesterovState, nesterov
 from jaxlearn.optim.rmsprop import RMSpropState, RMSpropVariantState, rmsprop
 from jaxlearn.optim.sgd import SGDState, sgd
@@ -28,8 +25,6 @@ __all__ = [
     "AdaGradState",
     "AdamState",
     "ElementwiseRule",
-    "FlatBuffers",
-    "FlatTransformation",
     "HyperparamsState",
     "Injected",
     "MomentumState",
@@ -43,19 +38,11 @@ __all__ = [
     "adam",
     "apply_updates",
     "elementwise_transformation",
-    "flat",
-    "flatten_transformation",
-    "fused_step",
     "inject_hyperparams",
-    "make_step",
     "momentum",
-    "native_available",
-    "native_status",
     "nesterov",
-    "ravel",
     "rmsprop",
     "sgd",
-    "update_and_apply",
 ]
 
 #: The update rules by name, in the book's order.

@@ -11,7 +11,7 @@ each with a fixed overhead. Keeping the parameters, the gradients and the optimi
       flat_params, unravel = ravel(params)
       grads = jax.grad(lambda flat: loss(unravel(flat), batch))(flat_params)  # FlatBuffers
 
-* :func:`flatten_transformation` (alias :func:`flat`) wraps any jaxlearn element-wise rule,
+* :func:`flat` wraps any jaxlearn element-wise rule,
   unchanged, into an ``(init, update)`` pair whose state holds flat buffers. It accepts either
   :class:`FlatBuffers` (the fast path) or ordinary trees (ravelled on the way in, unravelled on
   the way out).
@@ -142,7 +142,7 @@ class FlatTransformation(Transformation):
     """A :class:`~jaxlearn.optim.base.Transformation` whose state holds :class:`FlatBuffers`."""
 
 
-def flatten_transformation(opt: Transformation) -> FlatTransformation:
+def flat(opt: Transformation) -> FlatTransformation:
     r"""The same rule over one flat buffer per dtype (multi-tensor mode).
 
     ``opt`` is a jaxlearn element-wise rule (``jl.adam()``, ``jl.sgd()``, ...; anything with a
@@ -178,7 +178,7 @@ def flatten_transformation(opt: Transformation) -> FlatTransformation:
         return opt
     if getattr(opt, "rule", None) is None or getattr(opt, "update_and_apply", None) is None:
         raise TypeError(
-            "flatten_transformation needs a jaxlearn element-wise rule (jl.sgd(), jl.adam(), "
+            "flat needs a jaxlearn element-wise rule (jl.sgd(), jl.adam(), "
             f"...), got {type(opt).__name__}; wrap optax transformations around it instead"
         )
 
@@ -216,10 +216,6 @@ def flatten_transformation(opt: Transformation) -> FlatTransformation:
     return transformation
 
 
-#: Short alias: ``flat(jl.adam())`` is ``flatten_transformation(jl.adam())``.
-flat = flatten_transformation
-
-
 def ravel_like(tree: PyTree) -> FlatBuffers:
     """Only the flat buffers of :func:`ravel` (e.g. for gradients shaped like the parameters).
 
@@ -234,7 +230,6 @@ __all__ = [
     "FlatBuffers",
     "FlatTransformation",
     "flat",
-    "flatten_transformation",
     "ravel",
     "ravel_like",
 ]

@@ -38,14 +38,14 @@ def update_and_apply(
     Equal to ``updates, s' = opt.update(grads, state, params)`` followed by
     ``apply_updates(params, updates)`` (each new parameter keeps its dtype). For jaxlearn's
     rules (anything with an ``update_and_apply`` attribute, e.g. ``jl.adam()`` or
-    ``jl.flat(jl.adam())``) the addition happens inside the rule's per-leaf function; for other
+    ``jl.fast.flat(jl.adam())``) the addition happens inside the rule's per-leaf function; for other
     optax transformations (``optax.chain``, ``optax.adam``, ...) it is the plain two-call form.
     ``extra_args`` (``value=``, ``grad=``, ...) are passed on to ``opt`` as optax passes them:
     a transformation without extra-args support ignores them
     (``optax.with_extra_args_support``).
 
     >>> import jax.numpy as jnp, optax, jaxlearn as jl
-    >>> from jaxlearn.optim import update_and_apply
+    >>> update_and_apply = jl.update_and_apply
     >>> params, grads = {'w': jnp.ones(2)}, {'w': jnp.array([1.0, -1.0])}
     >>> opt = jl.sgd(lr=0.5)
     >>> new_params, state = update_and_apply(opt, grads, opt.init(params), params)
@@ -74,7 +74,7 @@ def fused_step(
     compiles once per tree structure/shape/dtype and is reused on every later step.
 
     >>> import jax.numpy as jnp, jaxlearn as jl
-    >>> from jaxlearn.optim import fused_step
+    >>> from jaxlearn.fast import fused_step
     >>> opt = jl.adam(lr=0.1)
     >>> step = fused_step(opt)
     >>> params = {'w': jnp.array([1.0, -2.0])}
@@ -107,7 +107,7 @@ def make_step(
     donated as in :func:`fused_step`.
 
     >>> import jax.numpy as jnp, jaxlearn as jl
-    >>> from jaxlearn.optim import make_step
+    >>> from jaxlearn.fast import make_step
     >>> opt = jl.sgd(lr=0.25)
     >>> step = make_step(opt, lambda p, x: jnp.sum((p['w'] - x) ** 2))
     >>> params = {'w': jnp.zeros(2)}

@@ -16,7 +16,7 @@ import optax
 from jax.sharding import PartitionSpec as P
 
 from jaxlearn._compat import shard_map
-from jaxlearn.optim import update_and_apply
+from jaxlearn.optim.fused import update_and_apply
 from jaxlearn.train import distributed
 from jaxlearn.train.model import Model
 
@@ -43,7 +43,7 @@ def train_step(
     ``weight_decay_lambda``; per-run weight decay belongs to the optimizer, e.g.
     ``optax.chain(jl.add_weight_decay(λ), jl.sgd())``). ``key`` is the step's PRNG key for
     the model's randomness (Dropout). The update goes through the rule's
-    fused step where it has one (:func:`jaxlearn.optim.update_and_apply`). Pure and unjitted:
+    fused step where it has one (:func:`jaxlearn.update_and_apply`). Pure and unjitted:
     the building block of :func:`make_train_step` and the compiled loops.
 
     Data-parallel (``axis_name``, inside ``shard_map`` or ``pmap``; ``x``, ``t`` this device's

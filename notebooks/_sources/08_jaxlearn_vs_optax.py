@@ -188,7 +188,7 @@ buffers donated, for each rule, in four pytrees: (i) one leaf of 25 M parameters
 161 parameter shapes (25.6 M), (iii) 2,000 leaves of 1,000, (iv) 2,000 scalar leaves.
 `jaxlearn` is the default per-leaf path (on CPU, jaxlearn's single-pass native kernels where
 they are built: `docs/native.md`), `jaxlearn flat` the same rule on one
-contiguous buffer (`jaxlearn.optim.flat`), `optax` its twin, `numpy (book)` the book's in-place
+contiguous buffer (`jaxlearn.fast.flat`), `optax` its twin, `numpy (book)` the book's in-place
 NumPy update.
 The numbers are read from the committed JSON (this notebook does not re-run the benchmark):
 """,

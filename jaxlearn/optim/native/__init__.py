@@ -3,7 +3,7 @@ r"""Single-pass CPU kernels behind the fused optimizer step, still a pure JAX tr
 The C++ kernels (``kernels.cc``, ``loops.inc``, called through ``jax.ffi``) make one pass per
 leaf that reads W, g and the state once and writes W and the state once, in place, vectorised,
 on XLA's intra-op thread pool, where XLA:CPU moves 10–11 arrays for Adam's 7. They are the CPU
-implementation of :func:`jaxlearn.optim.update_and_apply` for jaxlearn's six rules (so of
+implementation of :func:`jaxlearn.update_and_apply` for jaxlearn's six rules (so of
 ``fused_step``, ``make_step``, flat mode and the training step), with the XLA path as the
 reference and the automatic fallback, leaf by leaf. ``jit``, ``vmap``, ``grad`` and
 ``shard_map`` work unchanged.
@@ -16,10 +16,11 @@ their results are bit-identical to the XLA path on a CPU with FMA, and how they 
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import jax
@@ -70,6 +71,34 @@ def _env_enabled() -> bool:
     return os.environ.get(ENV_VAR, "1").strip().lower() not in ("0", "off", "false", "no")
 
 
+@contextlib.contextmanager
+def kernels(on: bool) -> Iterator[None]:
+    """Trace the steps inside the ``with`` block with the kernels on or off, then restore the
+    switch (:data:`ENV_VAR`, read each time a step is traced: a step traced before keeps the
+    path it was traced with). How a benchmark or a test puts the XLA path beside the kernels.
+
+    optax/flax equivalent: none.
+
+    >>> import jax.numpy as jnp, jaxlearn as jl
+    >>> with kernels(False):
+    ...     params, _ = jax.jit(jl.update_and_apply, static_argnums=0)(
+    ...         jl.sgd(0.5), [jnp.ones(2)], jl.sgd(0.5).init([jnp.ones(2)]), [jnp.ones(2)])
+    ...     jl.fast.native_available()
+    False
+    >>> params[0]
+    Array([0.5, 0.5], dtype=float32)
+    """
+    old = os.environ.get(ENV_VAR)
+    os.environ[ENV_VAR] = "1" if on else "0"
+    try:
+        yield
+    finally:
+        if old is None:
+            del os.environ[ENV_VAR]
+        else:
+            os.environ[ENV_VAR] = old
+
+
 def native_available() -> bool:
     """True when jaxlearn's rules run their CPU steps through the compiled kernels.
 
@@ -81,8 +110,8 @@ def native_available() -> bool:
     optax/flax equivalent: none (PyTorch's ``torch.optim`` ``fused=True`` kernels are the
     counterpart).
 
-    >>> import jaxlearn.optim as jo
-    >>> isinstance(jo.native_available(), bool)
+    >>> from jaxlearn import fast
+    >>> isinstance(fast.native_available(), bool)
     True
     """
     return _env_enabled() and _library.load().error is None
@@ -94,8 +123,8 @@ def native_status() -> str:
 
     optax/flax equivalent: none.
 
-    >>> import jaxlearn.optim as jo
-    >>> jo.native_status().startswith('native kernels: ')
+    >>> from jaxlearn import fast
+    >>> fast.native_status().startswith('native kernels: ')
     True
     """
     lib = _library.load()
@@ -403,4 +432,4 @@ def _partitioned(kernel: Kernel, n_batch: int, ranks: list[int], n_slots: int):
     return wrapped
 
 
-__all__ = ["ENV_VAR", "native_available", "native_status"]
+__all__ = ["ENV_VAR", "kernels", "native_available", "native_status"]

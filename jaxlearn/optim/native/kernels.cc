@@ -382,7 +382,7 @@ JL_HANDLER(JaxlearnAdagradStep, kAdagrad);
 JL_HANDLER(JaxlearnRmspropStep, kRmsprop);
 JL_HANDLER(JaxlearnAdamStep, kAdam);
 
-// "<isa>;fma=<0|1>": what the loader reports in jaxlearn.optim.native_status(). `fma` says
+// "<isa>;fma=<0|1>": what the loader reports in jaxlearn.fast.native_status(). `fma` says
 // whether the loops contract as XLA:CPU does on an FMA machine (then results are bit-identical).
 extern "C" const char* JaxlearnKernelsInfo() {
   static const std::string info = [] {
