@@ -41,6 +41,7 @@ SECTIONS: dict[str, str] = {
     "train": "benchmarks.bench_train",
     "scaling": "benchmarks.bench_scaling",
     "native": "benchmarks.bench_native",
+    "suite": "benchmarks.bench_suite",
 }
 
 

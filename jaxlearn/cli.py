@@ -345,7 +345,140 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     _add_common(p, TRAINING)
     _search_options(p)
+    _suite_parser(sub)
     return parser
+
+
+# ---------------------------------------------------------------------------------------------
+# The optimizer benchmark suite
+# ---------------------------------------------------------------------------------------------
+
+
+def _names(text: str) -> list[str]:
+    return [n.strip() for n in text.split(",") if n.strip()]
+
+
+def _suite_parser(sub) -> None:
+    from jaxlearn.suite import runner as suite_run
+
+    p = sub.add_parser(
+        "suite", help="benchmark optimizers on several problems under one fair protocol",
+        description=_description("jaxlearn.suite"),
+        epilog="example:\n  jaxlearn suite --quick --rule adam "
+        "--rule optax:lion:learning_rate=1e-4",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )  # fmt: skip
+    p.add_argument(
+        "--rule", dest="rules", action="append", metavar="SPEC", required=True,
+        help="an optimizer (repeatable): NAME (sgd, momentum, nesterov, adagrad, rmsprop, adam), "
+        "NAME:key=value,..., optax:NAME[:...], optax.contrib:NAME[:...] or MODULE:FACTORY[:...]; "
+        "@SCHEDULE appends a learning-rate schedule (constant, warmup_cosine, linear_decay)",
+    )  # fmt: skip
+    p.add_argument("--problems", type=_names, metavar="LIST",
+                   help="comma-separated problem names (default: all of them)")  # fmt: skip
+    p.add_argument("--budget", type=_positive_int, metavar="K",
+                   help=f"tuning trials per optimizer and problem (default: "
+                   f"{suite_run.DEFAULT_BUDGET}; {suite_run.QUICK_BUDGET} with --quick)")
+    p.add_argument("--seeds", type=_positive_int, metavar="E",
+                   help=f"evaluation seeds of the chosen setting (default: "
+                   f"{suite_run.DEFAULT_SEEDS}; {suite_run.QUICK_SEEDS} with --quick)")
+    p.add_argument("--quick", action="store_true",
+                   help="the problems' quick variants (a smoke test)")  # fmt: skip
+    p.add_argument("--spaces", metavar="FILE",
+                   help="a JSON file {kind: search space} replacing default spaces")
+    p.add_argument("--out", default="out/suite", metavar="DIR",
+                   help="folder for the cells (resumable), suite.json, suite.csv, figures "
+                   "(default: out/suite)")  # fmt: skip
+    p.add_argument("--baseline", default="adam", metavar="SPEC",
+                   help="the optimizer every other is judged against (default: adam, the "
+                   "book's Adam, tuned)")  # fmt: skip
+    p.add_argument("--alpha", type=float, default=0.05,
+                   help="the verdicts' family-wise error rate, Holm over the problems "
+                   "(default: 0.05)")  # fmt: skip
+    refs = p.add_mutually_exclusive_group()
+    refs.add_argument("--rerun-references", dest="references", action="store_const",
+                      const="rerun", default="shipped",
+                      help="compute the reference optimizers (sgd, momentum, adam, "
+                      "optax:adamw) in this run instead of reading the shipped results")
+    refs.add_argument("--no-references", dest="references", action="store_const", const=None,
+                      help="compare only the optimizers given with --rule")  # fmt: skip
+    p.add_argument("--data-dir", metavar="DIR", help="a folder holding IDX files")
+    p.add_argument("--download", action="store_true", help="fetch missing data sets")
+    p.add_argument("--no-progress", dest="progress", action="store_false", default=None,
+                   help="no progress bars (default: shown on a terminal)")  # fmt: skip
+    p.add_argument("--debug", action="store_true", help="show tracebacks for errors")
+
+
+def _read_spaces(path: str | None) -> dict | None:
+    import json
+
+    if path is None:
+        return None
+    try:
+        spaces = json.loads(Path(path).read_text())
+    except OSError as e:
+        raise CLIError(f"--spaces {path}: cannot read it ({e.strerror or e})") from None
+    except json.JSONDecodeError as e:
+        raise CLIError(f"--spaces {path}: not JSON ({e})") from None
+    if not isinstance(spaces, dict):
+        raise CLIError(f"--spaces {path}: expected {{kind: space}}, got {type(spaces).__name__}")
+    return spaces
+
+
+def _suite(args: argparse.Namespace) -> int:
+    """``jaxlearn suite``: check everything, run the cells (resumable), print the tables and
+    the verdicts, write the report."""
+    from jaxlearn.data import DatasetError
+    from jaxlearn.experiments.specs import SpecError
+    from jaxlearn.suite import runner as suite_run
+    from jaxlearn.suite.analysis import analyze
+    from jaxlearn.suite.references import ReferenceMismatch, load_references
+    from jaxlearn.suite.report import verdict_table, write_report
+    from jaxlearn.suite.results import table
+    from jaxlearn.suite.store import CellMismatch
+
+    _require("matplotlib", "the figures")
+    if not 0 < args.alpha < 1:
+        raise CLIError(f"--alpha must lie in (0, 1), got {args.alpha}")
+    spaces = _read_spaces(args.spaces)
+    options = dict(problems=args.problems, budget=args.budget, seeds=args.seeds,
+                   quick=args.quick, spaces=spaces, data_dir=args.data_dir,
+                   download=args.download)  # fmt: skip
+    try:  # every check, before any training
+        problems, optimizers, config = suite_run.setup(args.rules, **options)
+        specs = [o.spec for o in optimizers]
+        if args.references == "shipped":
+            load_references(problems, config["budget"], config["seeds"], args.quick,
+                            skip=tuple(specs))  # fmt: skip
+        known = specs + (list(suite_run.REFERENCE_RULES) if args.references else [])
+        if args.baseline not in known:
+            raise CLIError(
+                f"--baseline {args.baseline}: not among the compared optimizers "
+                f"({', '.join(known)}); name one of them, or add it with --rule"
+            )
+    except SpecError as e:
+        raise CLIError(f"--rule {e}") from None
+    except ReferenceMismatch as e:
+        raise CLIError(str(e)) from None
+    except DatasetError as e:
+        raise CLIError(f"{str(e).splitlines()[0]} (--data-dir DIR, or --download)") from None
+    except (ValueError, TypeError) as e:
+        raise CLIError(str(e)) from None
+    out, _ = _prepare_out(args.out)
+    start = time.perf_counter()
+    try:
+        result = suite_run.run(args.rules, out=out, progress=args.progress,
+                               references=args.references, **options)  # fmt: skip
+    except CellMismatch as e:
+        raise CLIError(str(e)) from None
+    print(table(result), flush=True)
+    analysis = analyze(result, baseline=args.baseline, alpha=args.alpha)
+    for report in verdict_table(result, analysis):
+        print()
+        print(report, flush=True)
+    written = [save_json(out / "verdicts.json", analysis), write_report(result, analysis, out)]
+    print(f"\nwrote {', '.join(str(p) for p in written)}  ({time.perf_counter() - start:.1f} s)")
+    return 0
 
 
 # ---------------------------------------------------------------------------------------------
@@ -501,7 +634,11 @@ def run_experiment(name: str, args: argparse.Namespace, dataset: Any = None) -> 
     return result
 
 
+
+
 def _run(args: argparse.Namespace) -> int:
+    if args.command == "suite":
+        return _suite(args)
     names = list(EXPERIMENTS) if args.command == "all" else [args.command]
     experiments = [EXPERIMENTS[n] for n in names]
     # Every check first: options, specs, devices, extras, the output folder, then the data.
@@ -540,7 +677,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     debug = "--debug" in argv
     try:
         args = build_parser().parse_args(argv)
-        if args.command != "all":
+        if args.command not in ("all", "suite"):
             args.devices = getattr(args, "devices", None)
         return _run(args)
     except CLIError as e:

@@ -11,7 +11,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "jaxlearn"
 #: The public entry points may take the run's options as ``**options``.
 ENTRY_POINTS = {"train", "train_many"}
 #: Data flows one way: a module of a layer imports only from layers before it.
-LAYERS = ["data", "nn", "optim", "train", "experiments", "plots", "cli"]
+LAYERS = ["data", "nn", "optim", "train", "experiments", "plots", "suite", "cli"]
 
 
 def _functions(path: Path):

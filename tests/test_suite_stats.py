@@ -433,3 +433,21 @@ def test_tuning_curve_diverged_trials_are_kept_as_the_worst():
     with pytest.raises(ValueError, match="all 2 trials diverged"):
         tuning_curve([np.nan, np.inf], higher_is_better=False)
     assert tuning_curve([np.nan], higher_is_better=False, diverged=2.3)["mean"].tolist() == [2.3]
+
+
+def test_rounded_measures_are_not_infinite_evidence():
+    """Two seeds that both differ by one test example (an accuracy on 1,000 images) give p = 0
+    without the measure's resolution; with it, the differences' spread is at least that of the
+    rounding (h/√6) and one example is not a verdict. A steady difference of one evaluation
+    interval over five seeds stays one."""
+    a, b = [0.951, 0.951], [0.952, 0.952]
+    assert paired_p_value(a, b) == 0.0
+    t = 0.001 / (0.001 / np.sqrt(6) / np.sqrt(2))  # the floored statistic, by hand
+    assert paired_p_value(a, b, resolution=0.001) == pytest.approx(2 * stats.t.sf(t, 1))
+    assert paired_p_value(a, b, resolution=0.001) > 0.05
+    steps_a, steps_b = [100.0] * 5, [150.0] * 5
+    assert paired_p_value(steps_a, steps_b, resolution=50) < 0.01
+    # a spread above the floor is the plain paired t-test
+    a5, b5 = [100.0, 100.0, 150.0, 100.0, 100.0], [150.0] * 5
+    assert paired_p_value(a5, b5, resolution=50) == pytest.approx(
+        stats.ttest_rel(a5, b5).pvalue)

@@ -5,6 +5,10 @@ An *entry* of a comparison is a label and a way to build its optimizer:
 - ``'adam'``: a jaxlearn rule at its book defaults (label ``'adam'``, shown as "Adam");
 - ``('adam', {'lr': 3e-3})`` or the string ``'adam:lr=0.003'``: a rule with overrides;
 - ``'optax:adamw:learning_rate=0.001,weight_decay=0.0001'``: any optax alias by name;
+- ``'optax.contrib:prodigy'``: an optimizer of ``optax.contrib`` by name;
+- ``'mymodule:my_factory:lr=0.1'``: your own factory, ``my_factory`` in a module importable from
+  the current folder or ``PYTHONPATH`` (its learning-rate argument is ``learning_rate``, or
+  ``lr`` when its ``search_space`` attribute names ``lr``);
 - in a mapping ``{label: value}``, the value may also be any ``optax.GradientTransformation``
   (optax's, jaxlearn's, your own): ``{'AdamW': optax.adamw(1e-3)}``.
 
@@ -23,7 +27,10 @@ from __future__ import annotations
 
 import ast
 import dataclasses
+import importlib
 import inspect
+import os
+import sys
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -37,6 +44,8 @@ __all__ = ["Entry", "SpecError", "parse_spec", "resolve_entries", "spec_name"]
 
 #: The prefix that names an optax alias in a spec string.
 OPTAX = "optax"
+#: The prefix that names an optimizer of ``optax.contrib``.
+OPTAX_CONTRIB = "optax.contrib"
 
 
 class SpecError(ValueError):
@@ -136,6 +145,45 @@ def _arguments(body: str, spec: str) -> dict[str, Any]:
     return out
 
 
+def _contrib_optimizers() -> list[str]:
+    """``optax.contrib``'s optimizers by name (its lower-case callables, not ``scale_by_*``)."""
+    contrib = importlib.import_module(OPTAX_CONTRIB)
+    names = [n for n in dir(contrib) if n.islower() and not n.startswith(("_", "scale_by_"))]
+    return sorted(n for n in names if callable(getattr(contrib, n)))
+
+
+def _user_factory(module: str, name: str, spec: str) -> Callable:
+    """``module.name`` imported from the current folder or ``PYTHONPATH``; SpecError if not."""
+    cwd = os.getcwd()
+    added = cwd not in sys.path
+    if added:  # the current folder, as `python -m` would see it, for this import only
+        sys.path.insert(0, cwd)
+    try:
+        mod = importlib.import_module(module)
+    except ImportError as err:
+        raise SpecError(
+            f"{spec!r}: {module!r} is not a jaxlearn rule, 'optax', 'optax.contrib', or a module "
+            f"importable from {cwd} or PYTHONPATH ({err})"
+        ) from None
+    finally:
+        if added:
+            sys.path.remove(cwd)
+    factory = getattr(mod, name, None)
+    if not callable(factory) or hasattr(factory, "init"):
+        raise SpecError(
+            f"{spec!r}: {module}.{name} is not an optimizer factory (a function returning an "
+            "optax.GradientTransformation)"
+        )
+    return factory
+
+
+def user_lr_name(factory: Callable) -> str:
+    """The learning-rate argument of a user's factory: ``'lr'`` when its ``search_space``
+    attribute names ``lr``, else optax's ``'learning_rate'``."""
+    space = getattr(factory, "search_space", None) or {}
+    return "lr" if "lr" in space and "learning_rate" not in space else "learning_rate"
+
+
 def _shown(value: Any) -> str:
     return f"{value:g}" if isinstance(value, float) else str(value)
 
@@ -194,6 +242,26 @@ def parse_spec(spec: str | tuple, label: str | None = None) -> Entry:
     if not isinstance(spec, str) or not spec:
         raise SpecError(f"a spec is a non-empty string or a (name, {{...}}) tuple, got {spec!r}")
     head, _, rest = spec.partition(":")
+    if head == OPTAX_CONTRIB:
+        contrib = importlib.import_module(OPTAX_CONTRIB)
+        name, _, body = rest.partition(":")
+        known = _contrib_optimizers()
+        if name not in known:
+            raise SpecError(
+                f"{spec!r}: optax.contrib has no optimizer {name!r}; its optimizers are "
+                f"{', '.join(known)}"
+            )
+        kwargs = _arguments(body, spec)
+        factory = getattr(contrib, name)
+        _allowed(factory, f"{OPTAX_CONTRIB}.{name}", kwargs, spec)
+        shown = "" if label else spec_name(f"{OPTAX_CONTRIB}.{name}", kwargs, "learning_rate")
+        return Entry(label or spec, factory, kwargs, lr_name="learning_rate", name=shown)
+    if head not in RULES and head != OPTAX and rest and "=" not in rest.partition(":")[0]:
+        name, _, body = rest.partition(":")  # MODULE:FACTORY[:key=value,...]
+        factory, kwargs = _user_factory(head, name, spec), _arguments(body, spec)
+        lr_name = user_lr_name(factory)
+        shown = "" if label else spec_name(f"{head}.{name}", kwargs, lr_name)
+        return Entry(label or spec, factory, kwargs, lr_name, name=shown)
     if head == OPTAX:
         name, _, body = rest.partition(":")
         aliases = _optax_aliases()

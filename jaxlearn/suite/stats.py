@@ -57,7 +57,9 @@ def _paired(a: np.ndarray, b: np.ndarray) -> None:
         raise ValueError(f"a paired test needs at least 2 seeds, got E = {a.shape[-1]}")
 
 
-def paired_p_value(a: ArrayLike, b: ArrayLike, *, missing: ArrayLike | None = None) -> Any:
+def paired_p_value(
+    a: ArrayLike, b: ArrayLike, *, missing: ArrayLike | None = None, resolution: float = 0.0
+) -> Any:
     r"""Two-sided p-value of the paired t-test of :math:`H_0: \mathbb{E}[a_i - b_i] = 0`.
 
     .. math::
@@ -73,6 +75,12 @@ def paired_p_value(a: ArrayLike, b: ArrayLike, *, missing: ArrayLike | None = No
       a, b: shape ``(..., E)``, the seeds on the last axis, ``E >= 2``.
       missing: the value a non-finite entry (a diverged run, a missed target) counts as: a
         number or an array broadcastable to ``(..., E)``; ``None``: such entries are an error.
+      resolution: the smallest step the measure takes — the evaluation cadence for steps to
+        target, 1/n for an accuracy over n examples; 0 for a continuous measure. Rounded to
+        that grid, E equal differences carry no more information than the rounding allows, so
+        :math:`s_d` is taken as at least the spread of the difference of two roundings,
+        :math:`h/\sqrt 6` (a rounding error is uniform over a step h: variance h²/12 each).
+        Without it, two seeds that both differ by one test example would give p = 0.
 
     Why this test: with E = 5 pairs, the exact Wilcoxon signed-rank test and the sign-flip
     permutation test have only :math:`2^5 = 32` equally likely outcomes, so their two-sided
@@ -88,12 +96,20 @@ def paired_p_value(a: ArrayLike, b: ArrayLike, *, missing: ArrayLike | None = No
     a = _with_missing(a, missing, "a")
     b = _with_missing(b, missing, "b")
     _paired(a, b)
+    if not resolution >= 0:
+        raise ValueError(f"resolution must be >= 0, got {resolution}")
     d = a - b
+    n = d.shape[-1]
     mean, spread = d.mean(axis=-1), d.std(axis=-1, ddof=1)
+    floor = resolution / np.sqrt(6.0)
     p = np.where(mean == 0, 1.0, 0.0)  # the degenerate cases; the others are overwritten
-    spread_ok = spread > 0
+    spread_ok = (spread > 0) & (spread >= floor)
     if spread_ok.any():
         p[spread_ok] = stats.ttest_rel(a[spread_ok], b[spread_ok], axis=-1).pvalue
+    floored = ~spread_ok & (mean != 0) & (floor > 0)  # below the rounding's own spread
+    if floored.any():
+        t = np.abs(mean[floored]) / (floor / np.sqrt(n))
+        p[floored] = 2 * stats.t.sf(t, n - 1)
     return p if p.ndim else float(p)
 
 
@@ -160,6 +176,7 @@ def compare_paired(
     *,
     higher_is_better: bool,
     missing: ArrayLike | None = None,
+    resolution: float = 0.0,
     confidence: float = 0.95,
     n_resamples: int = 9999,
     seed: int = 0,
@@ -195,6 +212,8 @@ def compare_paired(
         unknown value (a missed target takes more steps than the budget), so Δ is understated,
         never overstated, and the verdict errs towards "not distinguishable". ``None``: such a
         run is an error.
+      resolution: the measure's grid step (:func:`paired_p_value`): the evaluation cadence for
+        steps to target, 1/n for an accuracy on n examples, 0 for a continuous measure.
       confidence: the interval's nominal coverage.
       n_resamples, seed: the bootstrap's resamples and its NumPy generator's seed (same seed,
         same interval).
@@ -231,7 +250,7 @@ def compare_paired(
     return {
         "difference": float(mean_difference(av, bv, -1)),
         "ci": (float(ci.low), float(ci.high)),
-        "p_value": paired_p_value(av, bv),
+        "p_value": paired_p_value(av, bv, resolution=resolution),
         "prob_improvement": float(u / (len(av) * len(bv))),
         "higher_is_better": bool(higher_is_better),
         "n_seeds": len(av),

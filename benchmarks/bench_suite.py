@@ -1,0 +1,68 @@
+"""The optimizer suite's problems: the time of one trial, and K trials in one vmapped program.
+
+For each built-in problem (its quick variant with ``--quick``): the parameter count, the budget,
+the seconds of one trial at that budget (Adam at its default setting, the suite's own training
+program with K = 1, compilation apart), the compile time, and the time of K = 16 trials trained
+together in one ``vmap``-ed program as a multiple of 16 separate trials (≤ 1: the vmapped
+program costs no more).
+
+    .venv/bin/python -m benchmarks.run --only suite
+"""
+
+from __future__ import annotations
+
+import math
+
+import jax
+
+from jaxlearn.suite import PROBLEMS, resolve
+from jaxlearn.suite.protocol import run_keys
+from jaxlearn.train import train_many
+
+COLUMNS = [
+    ("problem", "{}"), ("parameters", "{:,}"), ("steps", "{}"), ("batch", "{}"),
+    ("s / trial", "{:.2f}"), ("compile s", "{:.1f}"), ("K", "{}"),
+    ("K vmapped / K single", "{:.2f}"),
+]  # fmt: skip
+
+#: Adam at the middle of its default space: a typical trial.
+SETTING = {"lr": 1e-3, "beta1": 0.9, "beta2": 0.999, "eps": 1e-7}
+
+
+def _trials(problem, k: int):
+    """The seconds per step and the compile time of ``k`` trials in one program."""
+    init_keys, train_keys = run_keys(problem, "tune", k)
+    params, state = jax.vmap(problem.init)(init_keys)
+    build = resolve("adam").factory(problem.steps)
+    data = {s: problem.data()[s] for s in ("train", "valid")}
+    r = train_many(
+        problem, params, state, build, data, key=train_keys,
+        hyperparams={n: [v] * k for n, v in SETTING.items()}, iterations=problem.steps,
+        batch_size=problem.batch_size, eval_every=problem.eval_every, eval_on=("valid",),
+        eval_batch_size=problem.eval_batch_size, replace=problem.replace, progress=False,
+    )  # fmt: skip
+    return r.timing.step, r.timing.compile, params
+
+
+def rows(quick: bool = False) -> list[dict]:
+    """One row per problem (quick variants and K = 2 with ``quick``)."""
+    k = 2 if quick else 16
+    out = []
+    for problem in PROBLEMS.values():
+        problem = problem.quick() if quick else problem
+        problem.data()
+        one, compile_s, params = _trials(problem, 1)
+        many, _, _ = _trials(problem, k)
+        size = sum(math.prod(a.shape[1:]) for a in jax.tree.leaves(params))
+        out.append({
+            "problem": problem.name, "parameters": size, "steps": problem.steps,
+            "batch": problem.batch_size, "s / trial": one * problem.steps,
+            "compile s": compile_s, "K": k, "K vmapped / K single": many / (k * one),
+        })  # fmt: skip
+    return out
+
+
+if __name__ == "__main__":  # pragma: no cover
+    from benchmarks.run import main
+
+    main(["--only", "suite"])
