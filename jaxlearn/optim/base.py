@@ -335,7 +335,7 @@ class Transformation(optax.GradientTransformationExtraArgs):
     (``jl.adam().hyperparams['lr']`` is 0.001), and the extra
     ``update_and_apply(grads, state, params, **extra_args) -> (new_params, new_state)``
     attribute runs the rule and ``W + ΔW`` in the same per-leaf pass (see
-    :func:`jaxlearn.fast.update_and_apply`).
+    :func:`jaxlearn.update_and_apply`).
     """
 
     rule: ElementwiseRule

@@ -67,7 +67,7 @@ def fused_step(
 ) -> Callable[[PyTree, Any, PyTree], tuple[PyTree, Any]]:
     r"""A jitted ``step(params, state, grads) -> (new_params, new_state)`` for ``opt``.
 
-    The body is :func:`update_and_apply`. With ``donate=True`` (the default) ``params`` and
+    The body is :func:`jaxlearn.update_and_apply`. With ``donate=True`` (the default) ``params`` and
     ``state`` are donated (``jax.jit(..., donate_argnums=(0, 1))``): XLA updates them in place
     and the arrays passed in are deleted afterwards, so always rebind
     ``params, state = step(params, state, grads)``. Gradients are not donated. The function
