@@ -84,3 +84,30 @@ def test_lower_layers_never_import_higher_ones():
                 if other is not None and other > own:
                     upward.append(f"{'.'.join(rel.parts)} imports {name}")
     assert not upward, upward
+
+
+def test_every_data_file_of_the_package_is_installed():
+    """A wheel holds a package's non-Python files only when pyproject.toml's package-data names
+    them: every such file in jaxlearn/ (the suite's spaces and references, ...) is either named
+    there or excluded on purpose (the kernels' C++ sources, compiled instead)."""
+    import fnmatch
+    import tomllib
+
+    tool = tomllib.loads((PACKAGE.parent / "pyproject.toml").read_text())["tool"]["setuptools"]
+    patterns = {**tool["package-data"], **tool["exclude-package-data"]}
+    files = [
+        p for p in PACKAGE.rglob("*")
+        if p.is_file() and p.suffix not in (".py", ".so", ".pyc") and "__pycache__" not in p.parts
+    ]  # fmt: skip
+    assert any(p.name == "full.json.gz" for p in files)  # the check sees the data files
+
+    def covered(path: Path) -> bool:
+        for package, globs in patterns.items():
+            root = PACKAGE.parent / package.replace(".", "/")
+            if root in path.parents:
+                rel = path.relative_to(root).as_posix()
+                if any(fnmatch.fnmatch(rel, g) for g in globs):
+                    return True
+        return False
+
+    assert not [str(p.relative_to(PACKAGE)) for p in files if not covered(p)]

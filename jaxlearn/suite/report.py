@@ -18,7 +18,7 @@ from typing import Any
 
 from jaxlearn._files import atomic_path
 from jaxlearn.experiments.report import Report
-from jaxlearn.suite.results import table
+from jaxlearn.suite.results import count, table
 
 __all__ = ["verdict_table", "write_report"]
 
@@ -49,7 +49,7 @@ def verdict_table(result: dict, analysis: dict) -> list[Report]:
             ])  # fmt: skip
         reports.append(Report(
             f"{_label(result, spec)} against {_label(result, baseline)} "
-            f"({result['config']['seeds']} paired seeds; Holm over {len(rows)} problems, "
+            f"({result['config']['seeds']} paired seeds; Holm over {count(len(rows), 'problem')}, "
             f"α = {analysis['alpha']:g})",
             ["problem", "Δ final test (A − B) [95% CI]", "P(A>B)", "p", "final",
              "Δ steps to target [95% CI]", "p", "speed"],
@@ -67,7 +67,7 @@ def verdict_table(result: dict, analysis: dict) -> list[Report]:
         for spec in result["optimizers"]
     ]  # fmt: skip
     reports.append(Report(
-        f"Across {len(analysis['problems'])} problems",
+        f"Across {count(len(analysis['problems']), 'problem')}",
         ["optimizer", "profile score (τ ≤ 4)", "IQM normalised test score [95% CI]"],
         score_rows,
         ["profile score: AlgoPerf's integrated performance profile of steps to target "
@@ -131,8 +131,9 @@ def write_report(result: dict, analysis: dict, out: str | Path) -> Path:
     config, prov = result["config"], result["provenance"]
     parts = [
         f"<h1>Optimizer suite: {html.escape(', '.join(labels.values()))}</h1>",
-        f"<p>{len(result['problems'])} problems; K = {config['budget']} quasi-random tuning "
-        f"trials per optimizer and problem on the validation split; the chosen setting re-run "
+        f"<p>{count(len(result['problems']), 'problem')}; K = {config['budget']} "
+        f"quasi-random tuning trials per optimizer and problem on the validation split; "
+        f"the chosen setting re-run "
         f"on E = {config['seeds']} fresh paired seeds"
         f"{' (quick variants)' if config['quick'] else ''}. "
         f"Baseline: <b>{html.escape(labels[analysis['baseline']])}</b>. Protocol "

@@ -65,6 +65,15 @@ def _version(package: str) -> str | None:
         return None
 
 
+def count(n: int, noun: str) -> str:
+    """A count with its noun in the right number.
+
+    >>> count(1, "problem"), count(9, "problem")
+    ('1 problem', '9 problems')
+    """
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
 def _values(values: Any) -> np.ndarray:
     return np.array([np.nan if v is None else v for v in values], np.float64)
 
@@ -85,6 +94,20 @@ def _steps(values: list) -> str:
         f"∞ ({len(hits)}/{len(values)})"  # fmt: skip
 
 
+def _value(value: Any) -> str:
+    """Three significant digits — of ``1 - value`` for a value just below 1 (a β₂ of 0.99974
+    is not "1").
+
+    >>> _value(0.0014011), _value(0.99973838), _value(0.9), _value(3)
+    ('0.0014', '0.999738', '0.9', '3')
+    """
+    if not isinstance(value, float):
+        return str(value)
+    if 0.9 < value < 1:
+        return f"{value:.{2 - int(np.floor(np.log10(1 - value)))}f}".rstrip("0")
+    return f"{value:.3g}"
+
+
 def _setting(cell: dict, names: tuple[str, ...]) -> str:
     chosen = cell["chosen"]
     if chosen is None:
@@ -92,8 +115,7 @@ def _setting(cell: dict, names: tuple[str, ...]) -> str:
     parts = []
     for name in names:
         value = chosen["hyperparams"][name]
-        text = f"{value:.3g}" if isinstance(value, float) else str(value)
-        parts.append(f"{name}={text}{'!' if name in chosen['boundary'] else ''}")
+        parts.append(f"{name}={_value(value)}{'!' if name in chosen['boundary'] else ''}")
     return " ".join(parts)
 
 
@@ -127,8 +149,9 @@ def table(result: dict) -> Report:
         f"{p['target']['value']:g}" for name, p in result["problems"].items()
     )  # fmt: skip
     title = (
-        f"Optimizer suite: {len(result['problems'])} problems, K = {config['budget']} tuning "
-        f"trials, E = {config['seeds']} evaluation seeds{' (quick)' if config['quick'] else ''}"
+        f"Optimizer suite: {count(len(result['problems']), 'problem')}, "
+        f"K = {config['budget']} tuning trials, E = {config['seeds']} evaluation seeds"
+        f"{' (quick)' if config['quick'] else ''}"
     )
     notes = [
         "setting: the chosen trial's hyper-parameters (! = in the outer tenth of its range)",
