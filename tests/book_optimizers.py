@@ -1,9 +1,9 @@
 """An independent NumPy float64 port of the book's ``common/optimizer.py``.
 
-Written from the book's formulas (REFERENCE.md), on dicts of NumPy arrays, updating ``params``
-in place as the book does. ``eps`` is an argument here only so that the ε = 0 relations to optax
-can be tested; the book fixes it at 1e-7. Nesterov follows REFERENCE.md: the parameter step uses
-the velocity before this step's update.
+Written from the book's formulas (docs/book.md, "Update rules"), on dicts of NumPy arrays,
+updating ``params`` in place as the book does. ``eps`` is an argument here only so that the
+ε = 0 relations to optax can be tested; the book fixes it at 1e-7. Nesterov follows
+docs/book.md: the parameter step uses the velocity before this step's update.
 """
 
 import numpy as np

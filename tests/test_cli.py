@@ -46,7 +46,7 @@ def test_histograms_table(tmp_path, capsys):
 
 @needs_mnist5k
 def test_training_experiment_end_to_end_and_its_csv(tmp_path, capsys):
-    pandas = pytest.importorskip("pandas")
+    pandas = pytest.importorskip("pandas", reason="pandas (jaxlearn[test]) is not installed")
     argv = ["weight-decay", "--dataset", "mnist-5k", "--quick", "--no-progress"]
     status, out, _ = run([*argv, "--out", str(tmp_path)], capsys)
     assert status == 0 and out.startswith("data: mnist-5k\n")
@@ -66,7 +66,7 @@ def test_training_experiment_end_to_end_and_its_csv(tmp_path, capsys):
 @needs_mnist5k
 def test_optimizers_rule_specs_and_seeds(tmp_path, capsys):
     """--rule SPEC (a name, overrides, an optax alias) and --seeds: labels, mean ± std, CSV."""
-    pandas = pytest.importorskip("pandas")
+    pandas = pytest.importorskip("pandas", reason="pandas (jaxlearn[test]) is not installed")
     argv = ["optimizers", "--dataset", "mnist-5k", "--quick", "--no-progress", "--seeds", "2",
             "--rule", "sgd", "--rule", "adam:lr=0.003",
             "--rule", "optax:adamw:learning_rate=0.001", "--out", str(tmp_path)]  # fmt: skip

@@ -1,4 +1,4 @@
-"""The documentation site covers the public API (issue 17).
+"""The documentation site covers the public API.
 
 Public means: every module of the package whose dotted name has no ``_``-prefixed part and that
 is a package, declares ``__all__`` or is named in another public module's ``__all__``; its names

@@ -152,7 +152,7 @@ def test_entries_check_labels_and_ready_objects():
 
 
 def test_seeds_on_every_training_experiment_and_tidy_csv(tmp_path):
-    pandas = pytest.importorskip("pandas")
+    pandas = pytest.importorskip("pandas", reason="pandas (jaxlearn[test]) is not installed")
     data = tiny(80, 20)
     kw = dict(dataset=data, batch_size=20, hidden=[12], progress=False, seeds=2)
     results = {

@@ -5,7 +5,8 @@ headline outcome in a cell, so a notebook whose figure silently went wrong fails
 test also checks that the committed copy carries executed outputs with figures.
 """
 
-import os
+import re
+import sys
 from pathlib import Path
 
 import nbformat
@@ -35,11 +36,19 @@ def test_notebook_runs_in_quick_mode(path, monkeypatch):
     monkeypatch.setenv("JAXLEARN_QUICK", "1")
     monkeypatch.setenv("MPLBACKEND", "Agg")
     nb = nbformat.read(path, as_version=4)
+    code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
+    assert re.search(r"^assert ", code, re.M), "no cell asserts an outcome"
+    assert re.search(r"^QUICK = ", code, re.M), "no QUICK switch"
+    # A last cell reports what the kernel ran with: the quick mode must reach the kernel's
+    # process and the notebook's QUICK switch (else the test would run the full experiments),
+    # and the kernel must be this interpreter (the environment under test).
+    nb.cells.append(nbformat.v4.new_code_cell("import sys; print(QUICK, sys.executable)"))
     client = NotebookClient(
         nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
     )
     client.execute()  # raises CellExecutionError on the first failing cell
-    assert os.environ["JAXLEARN_QUICK"] == "1"
+    report = "".join(o.get("text", "") for o in nb.cells[-1].outputs).split()
+    assert report == ["True", sys.executable], report
 
 
 EXPERIMENT_FUNCTIONS = ("update_paths", "activation_histograms", "compare_initializers",

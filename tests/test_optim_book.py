@@ -11,27 +11,9 @@ import pytest
 import jaxlearn as jl
 from tests.book_optimizers import BOOK
 from tests.optim_trees import flat_dict, grad_stream, nested_params
+from tests.rule_cases import CASES, NAMES
 
 STEPS = 45
-
-# Non-default hyper-parameters, to catch a rule that ignores one of its arguments.
-CUSTOM = {
-    "sgd": {"lr": 0.03},
-    "momentum": {"lr": 0.02, "momentum": 0.8},
-    "nesterov": {"lr": 0.02, "momentum": 0.7},
-    "adagrad": {"lr": 0.05, "eps": 1e-6},
-    "rmsprop": {"lr": 0.02, "decay_rate": 0.9, "eps": 1e-5},
-    "adam": {"lr": 0.01, "beta1": 0.8, "beta2": 0.99, "eps": 1e-6},
-}
-
-BOOK_DEFAULTS = {
-    "sgd": {"lr": 0.01},
-    "momentum": {"lr": 0.01, "momentum": 0.9},
-    "nesterov": {"lr": 0.01, "momentum": 0.9},
-    "adagrad": {"lr": 0.01, "eps": 1e-7},
-    "rmsprop": {"lr": 0.01, "decay_rate": 0.99, "eps": 1e-7},
-    "adam": {"lr": 0.001, "beta1": 0.9, "beta2": 0.999, "eps": 1e-7},
-}
 
 
 def run_jaxlearn(opt, params, grads, jit=True):
@@ -56,10 +38,10 @@ def run_book(book_opt, params, grads, lr_schedule=None):
     return p
 
 
-@pytest.mark.parametrize("name", list(BOOK))
+@pytest.mark.parametrize("name", NAMES)
 @pytest.mark.parametrize("hyper", ["defaults", "custom"])
 def test_rule_matches_book_port(x64, name, hyper):
-    kwargs = {} if hyper == "defaults" else CUSTOM[name]
+    kwargs = {} if hyper == "defaults" else CASES[name].custom
     params = nested_params()
     grads = grad_stream(params, STEPS)
     got, state = run_jaxlearn(jl.RULES[name](**kwargs), params, grads)
@@ -73,7 +55,7 @@ def test_rule_matches_book_port(x64, name, hyper):
     assert state.count.dtype == np.int32 and state.count.shape == () and int(state.count) == STEPS
 
 
-@pytest.mark.parametrize("name", list(BOOK))
+@pytest.mark.parametrize("name", NAMES)
 def test_schedule_enters_where_eta_stands(x64, name):
     """η_t = schedule(count), count 0 on the first update, replaces η in the book's formula."""
     # Values exact in binary, so the schedule itself adds no float32 rounding (optax evaluates
@@ -88,24 +70,14 @@ def test_schedule_enters_where_eta_stands(x64, name):
         np.testing.assert_allclose(got[key], want[key], rtol=1e-9, atol=1e-12, err_msg=key)
 
 
-#: The options beyond the book (keyword-only), each off by default so the book's numbers hold.
-EXTENSIONS_OFF = {
-    "sgd": {},
-    "momentum": {"accumulator_dtype": None},
-    "nesterov": {"accumulator_dtype": None},
-    "adagrad": {"accumulator_dtype": None},
-    "rmsprop": {"momentum": 0.0, "centered": False, "accumulator_dtype": None},
-    "adam": {"mu_dtype": None},
-}
-
-
-@pytest.mark.parametrize("name", list(BOOK))
+@pytest.mark.parametrize("name", NAMES)
 def test_defaults_are_the_books(name):
     parameters = inspect.signature(jl.RULES[name]).parameters.values()
     defaults = {p.name: p.default for p in parameters if p.kind is not p.KEYWORD_ONLY}
-    assert defaults == BOOK_DEFAULTS[name]
+    assert defaults == CASES[name].defaults
+    # The options beyond the book (keyword-only), each off by default so the book's numbers hold.
     extensions = {p.name: p.default for p in parameters if p.kind is p.KEYWORD_ONLY}
-    assert extensions == EXTENSIONS_OFF[name]
+    assert extensions == CASES[name].options
 
 
 def test_eager_equals_book_too(x64):

@@ -8,8 +8,10 @@ import optax
 import pytest
 
 import jaxlearn as jl
-from jaxlearn.optim import flat, update_and_apply
+from jaxlearn.optim import flat
+from jaxlearn.optim.fused import update_and_apply
 from tests.optim_trees import grad_stream, nested_params
+from tests.rule_cases import CASES, NAMES
 
 STEPS = 10
 
@@ -53,42 +55,19 @@ def stream(x64):
     return params, complex_stream(params, STEPS)
 
 
-# Each (jaxlearn, optax twin) as in test_optim_optax.py: equal to rounding. optax computes
-# 1/√h in complex arithmetic (its h is complex with a zero imaginary part), jaxlearn in real.
-TWINS = {
-    "sgd": (lambda: jl.sgd(0.05), lambda: optax.sgd(0.05)),
-    "momentum": (lambda: jl.momentum(0.03, 0.85), lambda: optax.sgd(0.03, momentum=0.85)),
-    "nesterov": (
-        lambda: jl.nesterov(0.03, 0.85),
-        lambda: optax.sgd(0.03, momentum=0.85, nesterov=True),
+# Each rule's optax twin (tests/rule_cases.py), and RMSprop's options: equal to rounding. optax
+# computes 1/√h in complex arithmetic (its h is complex with a zero imaginary part), jaxlearn in
+# real.
+TWINS = {name: CASES[name].optax_twin for name in NAMES}
+TWINS["rmsprop(momentum, centered)"] = (
+    lambda: jl.rmsprop(0.02, 0.95, 1e-4, momentum=0.9, centered=True),
+    lambda: optax.rmsprop(
+        0.02, decay=0.95, eps=1e-4, eps_in_sqrt=False, momentum=0.9, centered=True
     ),
-    "adagrad": (
-        lambda: jl.adagrad(0.05, eps=0.0),
-        lambda: optax.adagrad(0.05, initial_accumulator_value=0.0, eps=0.0),
-    ),
-    "rmsprop": (
-        lambda: jl.rmsprop(0.02, 0.95, 1e-4),
-        lambda: optax.rmsprop(0.02, decay=0.95, eps=1e-4, eps_in_sqrt=False),
-    ),
-    "rmsprop(momentum, centered)": (
-        lambda: jl.rmsprop(0.02, 0.95, 1e-4, momentum=0.9, centered=True),
-        lambda: optax.rmsprop(
-            0.02, decay=0.95, eps=1e-4, eps_in_sqrt=False, momentum=0.9, centered=True
-        ),
-    ),
-    "adam": (
-        lambda: jl.adam(0.01, 0.8, 0.99, eps=0.0),
-        lambda: optax.adam(0.01, b1=0.8, b2=0.99, eps=0.0),
-    ),
-}
-
+)
 #: jaxlearn's second-moment field -> where optax keeps it (complex, imaginary part 0)
-SECOND_MOMENTS = {
-    "adagrad": ("sum_of_squares", lambda s: s[0].sum_of_squares),
-    "rmsprop": ("mean_square", lambda s: s[0].nu),
-    "rmsprop(momentum, centered)": ("mean_square", lambda s: s[0].nu),
-    "adam": ("v", lambda s: s[0].nu),
-}
+SECOND_MOMENTS = {name: CASES[name].second_moment for name in NAMES if CASES[name].second_moment}
+SECOND_MOMENTS["rmsprop(momentum, centered)"] = SECOND_MOMENTS["rmsprop"]
 
 
 @pytest.mark.parametrize("name", list(TWINS))

@@ -6,12 +6,13 @@ import numpy as np
 import optax
 import pytest
 
+
 import jaxlearn.optim as jo
 from jaxlearn.optim import RULES
 from jaxlearn.optim.flat import FlatBuffers, flat, ravel
+from tests.rule_cases import CASES
 
 NAMES = list(RULES)
-HYPER = {"sgd": {"lr": 0.1}, "adam": {"lr": 0.05}}
 
 
 def mixed_tree(seed=0):
@@ -34,7 +35,7 @@ def grads_like(tree, seed):
 
 
 def make(name):
-    return RULES[name](**HYPER.get(name, {}))
+    return RULES[name](**CASES[name].custom)
 
 
 def close(a, b):

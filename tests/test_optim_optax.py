@@ -1,4 +1,5 @@
-"""The relations between the book's rules and optax, each proven (REFERENCE.md)."""
+"""The relations between the book's rules and optax (docs/book.md, "Relations to optax"), each
+proven."""
 
 import jax
 import jax.numpy as jnp

@@ -1,5 +1,5 @@
-"""The chapter's outcomes (REFERENCE.md's table), asserted on the offline ``mnist-5k`` digits over
-several seeds.
+"""The chapter's outcomes (docs/book.md, "The experiments and what they show"), asserted on the
+offline ``mnist-5k`` digits over several seeds.
 
 Each experiment runs in its ``quick`` mode (sized so that the outcome still shows, see each
 experiment's QUICK_* constant) with several seeds trained in one program, and the book's outcome

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-pytest.importorskip("matplotlib")
+pytest.importorskip("matplotlib", reason="matplotlib (jaxlearn[plots]) is not installed")
 
 from matplotlib.colors import to_hex  # noqa: E402
 

@@ -34,6 +34,7 @@ from jaxlearn.nn.batchnorm import batch_norm, batchnorm_init
 from jaxlearn.nn.dropout import dropout
 from jaxlearn.optim.nonfinite import skip_nonfinite
 from tests.book_optimizers import BOOK
+from tests.rule_cases import CASES, NAMES
 
 SETTINGS = settings(
     max_examples=25,
@@ -76,29 +77,22 @@ def build(spec, dtype, rng):
     return jax.tree.map(leaf, spec)
 
 
-HYPER = {
-    "sgd": {"lr": st.floats(1e-4, 1.0)},
-    "momentum": {"lr": st.floats(1e-4, 1.0), "momentum": st.floats(0.0, 0.99)},
-    "nesterov": {"lr": st.floats(1e-4, 1.0), "momentum": st.floats(0.0, 0.99)},
-    "adagrad": {"lr": st.floats(1e-4, 1.0), "eps": st.floats(1e-8, 1e-3)},
-    "rmsprop": {
-        "lr": st.floats(1e-4, 1.0),
-        "decay_rate": st.floats(0.0, 0.999),
-        "eps": st.floats(1e-8, 1e-3),
-    },
-    "adam": {
-        "lr": st.floats(1e-4, 1.0),
-        "beta1": st.floats(0.0, 0.99),
-        "beta2": st.floats(0.0, 0.9999),
-        "eps": st.floats(1e-8, 1e-3),
-    },
+#: In-range values of each book hyper-parameter (a rule's are its row's defaults in
+#: tests/rule_cases.py).
+HYPER_RANGES = {
+    "lr": st.floats(1e-4, 1.0),
+    "momentum": st.floats(0.0, 0.99),
+    "eps": st.floats(1e-8, 1e-3),
+    "decay_rate": st.floats(0.0, 0.999),
+    "beta1": st.floats(0.0, 0.99),
+    "beta2": st.floats(0.0, 0.9999),
 }
 
 
 @st.composite
 def rule_and_hyper(draw):
-    name = draw(st.sampled_from(sorted(HYPER)))
-    return name, {k: draw(s) for k, s in HYPER[name].items()}
+    name = draw(st.sampled_from(sorted(NAMES)))
+    return name, {k: draw(HYPER_RANGES[k]) for k in CASES[name].defaults}
 
 
 def _leaves(tree):
@@ -200,8 +194,8 @@ BAD = {
 
 @st.composite
 def bad_call(draw):
-    name = draw(st.sampled_from(sorted(HYPER)))
-    arg = draw(st.sampled_from(sorted(HYPER[name])))
+    name = draw(st.sampled_from(sorted(NAMES)))
+    arg = draw(st.sampled_from(sorted(CASES[name].defaults)))
     value = draw(BAD[arg])
     as_array = draw(st.booleans())
     return name, arg, (np.asarray(value) if as_array else value)

@@ -1,5 +1,5 @@
-"""Shape of the code that the training core promises to keep (issue "One training core"):
-small functions in ``jaxlearn/train``, a short loop module, no signature inspection, and
+"""Shape of the code that the training core promises to keep (one training core, one compiled
+program): small functions in ``jaxlearn/train``, a short loop module, no signature inspection, and
 lower layers never importing higher ones."""
 
 from __future__ import annotations

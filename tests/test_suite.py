@@ -275,7 +275,7 @@ def test_a_cell_made_with_another_configuration_is_an_error(tmp_path):
 
 
 def test_the_tidy_csv_reads_into_pandas(tmp_path):
-    pd = pytest.importorskip("pandas")
+    pd = pytest.importorskip("pandas", reason="pandas (jaxlearn[test]) is not installed")
     run(["sgd"], problems=["book_function"], quick=True, budget=2, seeds=2, out=tmp_path,
         log=None, progress=False)  # fmt: skip
     df = pd.read_csv(tmp_path / "suite.csv")

@@ -9,11 +9,15 @@ from typing import Any
 
 import numpy as np
 
+from jaxlearn.experiments.report import pct
+
 __all__ = [
+    "LOSS_RUN_COLUMNS",
     "cell",
     "final_value",
     "first_loss",
     "loss_run",
+    "loss_run_cells",
     "mean_final",
     "per_seed",
     "smooth_curve",
@@ -123,6 +127,23 @@ def cell(run: dict, quantity: str, fmt: Callable[[Any], str]) -> str:
     if summary is None:
         return fmt(run[quantity])
     return f"{fmt(summary[quantity]['mean'])} ± {fmt(summary[quantity]['std'])}"
+
+
+#: The columns every table of :func:`loss_run` records ends with (the optimizer and the
+#: initialisation comparisons), each filled by :func:`loss_run_cells`.
+LOSS_RUN_COLUMNS = ("first loss", "final loss", "train acc", "test acc")
+
+
+def loss_run_cells(run: dict) -> list[str]:
+    """A :func:`loss_run` record's cells under :data:`LOSS_RUN_COLUMNS`: its first loss, its
+    final loss and its final accuracies (``mean ± std`` over seeds where it has several).
+
+    >>> loss_run_cells({'loss': np.array([2.3, 0.5]), 'final_loss': 0.5, 'train_acc': 0.9,
+    ...                 'test_acc': 0.875})
+    ['2.3', '0.5', '90.0%', '87.5%']
+    """
+    return [f"{first_loss(run):.4g}", cell(run, "final_loss", lambda v: f"{v:.4g}"),
+            cell(run, "train_acc", pct), cell(run, "test_acc", pct)]  # fmt: skip
 
 
 def mean_final(run: dict, quantity: str = "final_loss") -> float:

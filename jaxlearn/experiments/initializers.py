@@ -13,14 +13,13 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from jaxlearn.experiments.curves import cell, first_loss, loss_run
+from jaxlearn.experiments.curves import LOSS_RUN_COLUMNS, loss_run, loss_run_cells
 from jaxlearn.experiments.data import get_data
 from jaxlearn.experiments.display import display
 from jaxlearn.experiments.records import TIDY_HEADER, Result, loss_run_rows
 from jaxlearn.experiments.report import (
     Report,
     describe_hidden,
-    pct,
     seeds_in_title,
     spread_note,
 )
@@ -118,9 +117,7 @@ def report(result: dict) -> Report:
     result = Result.of(result)
     c, seeds = result.config, result.n_seeds
     rows = [
-        [label, str(run["std"]), f"{first_loss(run):.4g}",
-         cell(run, "final_loss", lambda v: f"{v:.4g}"), cell(run, "train_acc", pct),
-         cell(run, "test_acc", pct)]
+        [label, str(run["std"]), *loss_run_cells(run)]
         for label, run in result["runs"].items()
     ]  # fmt: skip
     notes = ["ln 10 = 2.3026: the loss of a network that has learned nothing", *spread_note(seeds)]
@@ -128,7 +125,7 @@ def report(result: dict) -> Report:
         f"Weight initialisation on {c['dataset']}: {describe_hidden(c['hidden'])} "
         f"{display(c['activation'])}, SGD lr={c['lr']:g}, batch {c['batch_size']}, "
         f"{c['iterations']} iterations{seeds_in_title(seeds)}",
-        ["init", "weight_init_std", "first loss", "final loss", "train acc", "test acc"],
+        ["init", "weight_init_std", *LOSS_RUN_COLUMNS],
         rows,
         notes,
     )

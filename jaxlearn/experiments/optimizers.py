@@ -18,7 +18,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxlearn.experiments.curves import cell, first_loss, loss_run, mean_final
+from jaxlearn.experiments.curves import LOSS_RUN_COLUMNS, loss_run, loss_run_cells, mean_final
 from jaxlearn.experiments.data import get_data
 from jaxlearn.experiments.display import display, run_name
 from jaxlearn.experiments.keys import as_key
@@ -26,7 +26,6 @@ from jaxlearn.experiments.records import TIDY_HEADER, Result, curve_rows, loss_r
 from jaxlearn.experiments.report import (
     Report,
     describe_hidden,
-    pct,
     seeds_in_title,
     spread_note,
 )
@@ -202,8 +201,7 @@ def report(result: dict) -> Report:
     c, runs, seeds = result.config, result["runs"], result.n_seeds
     rows = [
         [run_name(label, run), "-" if run["lr"] is None else f"{run['lr']:.4g}",
-         f"{first_loss(run):.4g}", cell(run, "final_loss", lambda v: f"{v:.4g}"),
-         cell(run, "train_acc", pct), cell(run, "test_acc", pct)]
+         *loss_run_cells(run)]
         for label, run in runs.items()
     ]  # fmt: skip
 
@@ -224,8 +222,7 @@ def report(result: dict) -> Report:
             f"seeds) on {c['validation_size']} held-out training images"
         )
         more.append(_sweep_report(result))
-    return Report(title, ["rule", "lr", "first loss", "final loss", "train acc", "test acc"],
-                  rows, notes, more)  # fmt: skip
+    return Report(title, ["rule", "lr", *LOSS_RUN_COLUMNS], rows, notes, more)
 
 
 def _sweep_report(result: dict) -> Report:

@@ -43,7 +43,8 @@ def adagrad(
         precision, the book's); each step computes in the wider of the parameter's and this
         dtype (at least float32) and rounds the new ``h`` to it,
         :math:`h \leftarrow \mathrm{round}_{\,\mathrm{accumulator\_dtype}}(h + |g|^2)`.
-        (optax's ``adagrad`` has no such option.)
+        A complex dtype gives ``h`` its precision (complex64: float32). (optax's ``adagrad``
+        has no such option.)
 
     Complex parameters: :math:`h \leftarrow h + g \bar g` (``abs_sq``, real), as in optax;
     ``h`` is stored real (float32 for complex64), where optax keeps it complex with a zero

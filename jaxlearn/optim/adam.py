@@ -60,7 +60,10 @@ def adam(
         parameter's and this dtype (at least float32) and rounds the new ``m`` to it,
         :math:`m \leftarrow \mathrm{round}_{\,\mathrm{mu\_dtype}}(m + (1 - \beta_1)(g - m))`.
         The second moment ``v`` keeps the parameter's dtype whatever ``mu_dtype`` is, as
-        optax's ``nu`` does. Complex parameters get the complex dtype of this precision.
+        optax's ``nu`` does. A complex dtype is stored as asked, for real parameters too (as
+        optax does; their updates stay real); complex parameters given a real dtype get the
+        complex dtype of its precision (float32: complex64), and a bfloat16/float16 one is a
+        ValueError at ``init`` (optax would keep the real part only).
 
     Complex parameters: ``m`` is complex like ``g`` and
     :math:`v \leftarrow \beta_2 v + (1 - \beta_2)\, g \bar g` is real (``abs_sq``), as in

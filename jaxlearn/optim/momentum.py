@@ -41,8 +41,10 @@ def momentum(
         ``jnp.bfloat16`` halves its memory, ``jnp.float32`` keeps a bf16 model's velocity at
         float32 precision. Each step computes in the wider of the parameter's and this dtype
         (at least float32) and rounds ``v`` to it: :math:`v \leftarrow \mathrm{round}_{\,
-        \mathrm{accumulator\_dtype}}(\alpha v - \eta_t g)`. Complex parameters get the
-        complex dtype of this precision. optax: ``optax.sgd(..., accumulator_dtype=...)``.
+        \mathrm{accumulator\_dtype}}(\alpha v - \eta_t g)`. A complex dtype is stored as
+        asked, for real parameters too; complex parameters given a real dtype get the complex
+        dtype of its precision (bfloat16/float16: a ValueError at ``init``). optax:
+        ``optax.sgd(..., accumulator_dtype=...)``.
 
     Complex parameters: ``v`` is complex like ``g``, as in optax.
 

@@ -37,8 +37,9 @@ def nesterov(
 
     The parameter step uses the velocity *before* this step's update. This is the rearranged
     form of "look ahead, then step" (Sutskever et al., 2013; Bengio et al., 2012), and the form
-    ``REFERENCE.md`` fixes. Some printings of the book's ``common/optimizer.py`` update ``v``
-    first and then use the new ``v`` in the parameter step, which gives
+    ``docs/book.md`` states ("Update rules"). Some printings of the book's
+    ``common/optimizer.py`` update ``v`` first and then use the new ``v`` in the parameter step,
+    which gives
     ``W ← W + α³ v − (1 + α + α²) η g``; that is not Nesterov's method and jaxlearn does not
     reproduce it.
 
@@ -48,8 +49,9 @@ def nesterov(
       accumulator_dtype: the dtype ``v`` is stored in (``None``: the parameter's, the book's);
         each step computes in the wider of the parameter's and this dtype (at least float32)
         and rounds the new ``v`` to it, :math:`v \leftarrow \mathrm{round}_{\,
-        \mathrm{accumulator\_dtype}}(\alpha v - \eta_t g)`. Complex parameters get the
-        complex dtype of this precision. optax:
+        \mathrm{accumulator\_dtype}}(\alpha v - \eta_t g)`. A complex dtype is stored as
+        asked, for real parameters too; complex parameters given a real dtype get the complex
+        dtype of its precision (bfloat16/float16: a ValueError at ``init``). optax:
         ``optax.sgd(..., nesterov=True, accumulator_dtype=...)``.
 
     Complex parameters: ``v`` is complex like ``g``, as in optax.

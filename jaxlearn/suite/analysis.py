@@ -31,7 +31,7 @@ from jaxlearn.suite import profiles, stats, tuning_curves
 
 __all__ = ["BASELINE", "analyze", "learning_rate_name"]
 
-#: The default baseline: the book's Adam, tuned by the suite.
+#: The default baseline, the book's Adam tuned by the suite.
 BASELINE = "adam"
 
 

@@ -113,7 +113,7 @@ class Problem:
     replace: bool = False
     is_quick: bool = False
     description: str = ""
-    #: Metrics that are means of 0/1 indicators (an accuracy): on n examples they move in steps
+    #: Metrics that are means of 0/1 indicators (an accuracy); on n examples they move in steps
     #: of 1/n, which the verdicts' paired test takes into account.
     counting_metrics: ClassVar[tuple[str, ...]] = ("accuracy",)
 
@@ -148,7 +148,7 @@ class Problem:
         raise NotImplementedError(f"{type(self).__name__} must define splits()")
 
     def data(self) -> dict[str, tuple[Array, Array]]:
-        """:meth:`splits`, loaded once per problem and checked (see :func:`load_splits`)."""
+        """:meth:`splits`, loaded once per problem and checked (see ``load_splits``)."""
         return load_splits(self)
 
     # -- variants -------------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 """The protocol: one (problem, optimizer) *cell*, tuned fairly and evaluated on fresh seeds.
 
 1. **Tune.** K trials drawn quasi-randomly from the optimizer's search space
-   (:meth:`~jaxlearn.suite.spaces.SearchSpace.sample`) train at once in one ``vmap``-ed
+   (``SearchSpace.sample``) train at once in one ``vmap``-ed
    program (:func:`jaxlearn.train.train_many`, the hyper-parameters in the optimizer state).
    Trial ``j`` starts from the same weights and sees the same mini-batches for every optimizer
    (its keys depend on the problem and ``j`` only). Only the training and validation splits are

@@ -31,7 +31,7 @@ from scipy.stats import qmc
 
 __all__ = ["HALTON_SEED", "SearchSpace", "default_space", "default_spaces"]
 
-#: The seed of the scrambled Halton sequence (part of the protocol: a fixed point set).
+#: The seed of the scrambled Halton sequence (part of the protocol, a fixed point set).
 HALTON_SEED = 0
 #: A chosen value this close (as a fraction of its range's length, in the sampling scale) to
 #: either end of its range is flagged: the best setting may lie outside the range.
@@ -168,7 +168,7 @@ class SearchSpace:
         return [{n: r.value(end) for n, r in self.ranges} for end in (0.0, 1.0)]
 
     def near_boundary(self, values: Mapping[str, Any]) -> list[str]:
-        """The names whose chosen value lies within :data:`BOUNDARY` of an end of its range."""
+        """The names whose chosen value lies within ``BOUNDARY`` of an end of its range."""
         out = []
         for name, r in self.ranges:
             u = r.coordinate(values[name]) if name in values else None

@@ -16,7 +16,7 @@ import optax
 from jax.sharding import PartitionSpec as P
 
 from jaxlearn._compat import shard_map
-from jaxlearn.optim import update_and_apply
+from jaxlearn.optim.fused import update_and_apply
 from jaxlearn.train import distributed
 from jaxlearn.train.model import Model
 

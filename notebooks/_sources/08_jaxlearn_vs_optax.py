@@ -91,8 +91,9 @@ print("random tree:", jax.tree.map(jnp.shape, random_tree(0)))
     (
         "md",
         r"""
-The relations (REFERENCE.md, each also proven by `tests/test_optim_optax.py`). The book's
-defaults are jaxlearn's defaults; optax needs a learning rate, so the book's is given.
+The relations (`docs/book.md`, "Relations to optax"; each also proven by
+`tests/test_optim_optax.py`). The book's defaults are jaxlearn's defaults; optax needs a learning
+rate, so the book's is given.
 """,
     ),
     (
