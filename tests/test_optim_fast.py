@@ -6,7 +6,6 @@ import numpy as np
 import optax
 import pytest
 
-
 import jaxlearn.optim as jo
 from jaxlearn.optim import RULES
 from jaxlearn.optim.flat import FlatBuffers, flat, ravel

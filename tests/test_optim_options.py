@@ -8,8 +8,7 @@ import optax
 import pytest
 
 import jaxlearn as jl
-from jaxlearn.optim import flat
-from jaxlearn.optim import AdamState, RMSpropState, RMSpropVariantState
+from jaxlearn.optim import AdamState, RMSpropState, RMSpropVariantState, flat
 from jaxlearn.optim import inject_hyperparams as jl_inject
 from jaxlearn.optim.fused import update_and_apply
 from jaxlearn.optim.nonfinite import skip_nonfinite
