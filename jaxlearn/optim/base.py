@@ -68,17 +68,19 @@ def check_learning_rate(lr: ScalarOrSchedule) -> None:
 
 
 def check_state_dtype(name: str, dtype: Any) -> jnp.dtype | None:
-    """A state-dtype option (``mu_dtype``, ``accumulator_dtype``): None or a real floating dtype.
+    """A state-dtype option (``mu_dtype``, ``accumulator_dtype``): None, a real floating dtype
+    or a complex one, as optax accepts.
 
-    Raises TypeError naming ``name`` for anything else. A precision, not a complex dtype: the
-    accumulators of complex parameters take the complex dtype of that precision (see
-    :func:`slot_dtype`).
+    Raises TypeError naming ``name`` for anything else. :func:`slot_dtype` says what each
+    accumulator is stored in for a given parameter.
 
     >>> check_state_dtype("mu_dtype", "bfloat16")
     dtype(bfloat16)
+    >>> check_state_dtype("mu_dtype", "complex64")
+    dtype('complex64')
     >>> check_state_dtype("mu_dtype", "int8")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
-    TypeError: mu_dtype must be None or a real floating dtype (...), got int8
+    TypeError: mu_dtype must be None or a floating or complex dtype (...), got int8
     """
     if dtype is None:
         return None
@@ -86,11 +88,11 @@ def check_state_dtype(name: str, dtype: Any) -> jnp.dtype | None:
         dt = jnp.dtype(dtype)
     except TypeError:
         dt = None
-    if dt is None or not jnp.issubdtype(dt, jnp.floating):
+    if dt is None or not jnp.issubdtype(dt, jnp.inexact):
         got = dt if dt is not None else repr(dtype)
         raise TypeError(
-            f"{name} must be None or a real floating dtype (bfloat16, float16, float32, "
-            f"float64), got {got}"
+            f"{name} must be None or a floating or complex dtype (bfloat16, float16, float32, "
+            f"float64, complex64, complex128), got {got}"
         )
     return dt
 
@@ -269,20 +271,25 @@ class ElementwiseRule:
 def slot_dtype(rule: ElementwiseRule, k: int, param: Any, path: tuple = ()) -> jnp.dtype | None:
     """The dtype of accumulator ``k`` for the leaf ``param``; None means "like ``param``".
 
-    * a second moment (``rule.real_slots``): the requested dtype, else the parameter's
-      precision as a real dtype (float32 for complex64);
-    * any other accumulator: the requested dtype, else the parameter's; for a complex parameter
-      the complex dtype of the requested precision (float32 -> complex64, float64 ->
-      complex128). A bfloat16/float16 request has no complex counterpart: ValueError naming
-      the leaf.
+    * a second moment (``rule.real_slots``): real, in the requested precision (a complex
+      request gives its real counterpart: complex64 -> float32), else in the parameter's
+      precision (float32 for complex64);
+    * any other accumulator: a complex request as it is, for real parameters too (optax's
+      ``mu_dtype``/``accumulator_dtype`` store exactly the dtype asked for); else the requested
+      dtype, or the parameter's, where for a complex parameter the complex dtype of the
+      requested precision (float32 -> complex64, float64 -> complex128). A bfloat16/float16
+      request has no complex counterpart: ValueError naming the leaf (optax would store the
+      real part only, silently dropping the imaginary one).
     """
     requested = rule.slot_dtypes[k] if rule.slot_dtypes else None
     dtype = jnp.result_type(param)
     if rule.slots[k] in rule.real_slots:
         if requested is not None:
-            return requested
+            return jnp.finfo(requested).dtype
         return jnp.finfo(dtype).dtype if jnp.issubdtype(dtype, jnp.complexfloating) else None
-    if requested is None or not jnp.issubdtype(dtype, jnp.complexfloating):
+    if requested is None or jnp.issubdtype(requested, jnp.complexfloating):
+        return requested
+    if not jnp.issubdtype(dtype, jnp.complexfloating):
         return requested
     if jnp.finfo(requested).bits < 32:
         raise ValueError(
@@ -309,7 +316,12 @@ def apply_leaf(
         *(s.astype(rd if n in rule.real_slots else cd) for n, s in zip(rule.slots, slots)),
         **{k: v.astype(rd) for k, v in scalars.items()},
     )
-    return (out[0].astype(g.dtype), *(o.astype(s.dtype) for o, s in zip(out[1:], slots)))
+    update = out[0]
+    if jnp.iscomplexobj(update) and not jnp.iscomplexobj(g):
+        # A complex state (mu_dtype=complex64) of a real parameter: the update's imaginary
+        # part is exactly 0 (the state only ever held real values), so the real part is all.
+        update = update.real
+    return (update.astype(g.dtype), *(o.astype(s.dtype) for o, s in zip(out[1:], slots)))
 
 
 class Transformation(optax.GradientTransformationExtraArgs):

@@ -46,7 +46,7 @@ def update_and_apply(
     (``optax.with_extra_args_support``).
 
     >>> import jax.numpy as jnp, optax, jaxlearn as jl
-    >>> from jaxlearn.optim import update_and_apply
+    >>> update_and_apply = jl.optim.update_and_apply
     >>> params, grads = {'w': jnp.ones(2)}, {'w': jnp.array([1.0, -1.0])}
     >>> opt = jl.sgd(lr=0.5)
     >>> new_params, state = update_and_apply(opt, grads, opt.init(params), params)
