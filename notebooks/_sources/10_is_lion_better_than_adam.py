@@ -42,8 +42,12 @@ QUICK = os.environ.get("JAXLEARN_QUICK") == "1"  # the test suite runs every not
 # Quick: three problems' smoke-test variants, K = 4 trials, E = 2 seeds; full: every problem,
 # K = 16, E = 5 (about a quarter of an hour on a 2-core CPU).
 PROBLEMS = ["quadratic", "book_function", "mnist_logreg"] if QUICK else None
+# The full run keeps each finished (problem, optimizer) cell in OUT: run this cell again after
+# an interruption and it resumes where it stopped (the same command line: jaxlearn suite
+# --rule optax:lion --out notebooks/out/10_lion).
+OUT = None if QUICK else "out/10_lion"
 
-result = run(["optax:lion"], problems=PROBLEMS, quick=QUICK, references="shipped",
+result = run(["optax:lion"], problems=PROBLEMS, quick=QUICK, references="shipped", out=OUT,
              progress=False, log=None)
 print(table(result))
 """,
