@@ -16,8 +16,8 @@ from nbclient import NotebookClient
 NOTEBOOKS = sorted((Path(__file__).resolve().parent.parent / "notebooks").glob("[0-9]*.ipynb"))
 
 
-def test_there_are_nine_notebooks():
-    assert len(NOTEBOOKS) == 9, [p.name for p in NOTEBOOKS]
+def test_there_are_ten_notebooks():
+    assert len(NOTEBOOKS) == 10, [p.name for p in NOTEBOOKS]
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])

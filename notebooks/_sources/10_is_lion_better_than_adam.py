@@ -82,6 +82,8 @@ from jaxlearn.plots.verdicts import plot_verdicts
 
 fig = plot_verdicts(analysis["final"]["optax:lion"], optimizer="Lion", baseline="adam",
                     measure="final test metric")
+if not QUICK:
+    fig.savefig("figures/10_is_lion_better_than_adam.png", dpi=80, bbox_inches="tight")
 plt.show()
 fig = plot_verdicts(analysis["steps"]["optax:lion"], optimizer="Lion", baseline="adam",
                     measure="steps to target")
