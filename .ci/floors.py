@@ -119,6 +119,9 @@ TESTS: dict[str, tuple[str, tuple[str, ...]]] = {
 #: Test modules the floors run leaves out: the dependency API they use is the one the tests
 #: above already exercise on the floors, or they use none.
 NOT_ON_FLOORS = {
+    "tests/test_multiprocess.py": "jax.distributed on localhost: the mesh and sharding APIs "
+    "test_distributed proves on the floors, plus minutes of process start-up; run once, on the "
+    "main environment",
     "tests/test_experiments.py": "the experiments compose train(), run on the floors by "
     "test_train and end to end by test_cli",
     "tests/test_harness.py": "the same: train_many and the optimizer specs (test_train, test_cli)",

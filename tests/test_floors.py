@@ -104,12 +104,14 @@ def test_ci_installs_the_floors_and_runs_their_tests_there():
     assert "assert jo.native_available()" in block
 
 
-def test_ci_runs_the_readmes_two_commands():
-    """CI runs the README's quick start as written (its test command with extra reporting)."""
+def test_ci_runs_the_readmes_three_commands():
+    """CI runs the README's quick start as written (its test commands with extra reporting):
+    the install and main job, the test suite without the multi-process tests, and those."""
     readme = (ROOT / "README.md").read_text()
     block = readme[readme.index("## Quick start") :]
     block = block[block.index("```bash\n") + 8 :]
-    install, test = block[: block.index("```")].strip().splitlines()
+    install, test, multiprocess = block[: block.index("```")].strip().splitlines()
     assert "python3.11 -m venv .venv" in CI_RUN
     assert install.split("&& ", 2)[2].strip() + " --no-progress" in CI_RUN  # jaxlearn optimizers
     assert re.search("^" + re.escape(test) + r" --durations=\d+ --junitxml=", CI_RUN, re.M)
+    assert re.search("^" + re.escape(multiprocess) + r" --durations=\d+$", CI_RUN, re.M)
