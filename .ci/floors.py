@@ -104,7 +104,7 @@ TESTS: dict[str, tuple[str, tuple[str, ...]]] = {
         name: (
             "reading, executing and checking a notebook",
             (
-                "tests/test_notebooks.py::test_there_are_nine_notebooks",
+                "tests/test_notebooks.py::test_there_are_ten_notebooks",
                 "tests/test_notebooks.py::test_committed_notebook_carries_figures",
                 "tests/test_notebooks.py::test_notebook_runs_in_quick_mode[03_activation_histograms]",
             ),

@@ -30,6 +30,13 @@ def eight_devices(shared_tmp):
     return once(shared_tmp, "1x8", one_process_run)
 
 
+# The three tests of the 8-device subprocess share its run with tests/test_multiprocess.py's
+# reference (the same 1 x 8 run, once per session), so they run beside those: the README's
+# third test command (-m multiprocess), not the second.
+EIGHT_DEVICES = pytest.mark.multiprocess
+
+
+@EIGHT_DEVICES
 def test_every_rule_on_8_devices_equals_1_device(eight_devices):
     results, _ = eight_devices
     assert sorted(results["rules"]) == sorted(jl.optim.RULES)
@@ -38,6 +45,7 @@ def test_every_rule_on_8_devices_equals_1_device(eight_devices):
         assert r["last_loss"] < r["first_loss"], (name, r)
 
 
+@EIGHT_DEVICES
 def test_dropout_step_pmap_trials_flat_search_on_8_devices(eight_devices):
     results, _ = eight_devices
     assert results["dropout_forward"] < 1e-5
@@ -47,6 +55,7 @@ def test_dropout_step_pmap_trials_flat_search_on_8_devices(eight_devices):
     assert results["errors"] == "ok" and results["checkpoints"] == "ok"
 
 
+@EIGHT_DEVICES
 def test_checkpoints_written_on_8_devices_load_on_1(eight_devices):
     _, out = eight_devices
     expected = np.load(out / "expected.npz")

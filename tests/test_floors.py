@@ -91,6 +91,26 @@ def test_every_test_module_runs_on_the_floors_or_says_why_not():
     assert not set(module.NOT_ON_FLOORS) - modules, "NOT_ON_FLOORS names a missing module"
 
 
+def test_every_named_floors_test_exists():
+    """A test of .ci/floors.py's TESTS named by ``module::function`` is defined in that module
+    (a renamed test would otherwise make the floors step fail with 'not found')."""
+    import ast
+
+    module = floors_module()
+    missing = []
+    for _, tests in module.TESTS.values():
+        for test in tests:
+            path, _, name = test.partition("::")
+            if not name:
+                assert (ROOT / path).exists(), path
+                continue
+            tree = ast.parse((ROOT / path).read_text())
+            defined = {n.name for n in ast.walk(tree) if isinstance(n, ast.FunctionDef)}
+            if name.split("[")[0] not in defined:
+                missing.append(test)
+    assert not missing, missing
+
+
 def test_ci_installs_the_floors_and_runs_their_tests_there():
     """The floors environment in .ci/run: the floor Python, the pins, no build isolation (the
     kernels compile against the floor jaxlib), and the tests .ci/floors.py names."""
