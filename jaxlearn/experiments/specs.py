@@ -244,18 +244,7 @@ def parse_spec(spec: str | tuple, label: str | None = None) -> Entry:
     head, _, rest = spec.partition(":")
     if head == OPTAX_CONTRIB:
         contrib = importlib.import_module(OPTAX_CONTRIB)
-        name, _, body = rest.partition(":")
-        known = _contrib_optimizers()
-        if name not in known:
-            raise SpecError(
-                f"{spec!r}: optax.contrib has no optimizer {name!r}; its optimizers are "
-                f"{', '.join(known)}"
-            )
-        kwargs = _arguments(body, spec)
-        factory = getattr(contrib, name)
-        _allowed(factory, f"{OPTAX_CONTRIB}.{name}", kwargs, spec)
-        shown = "" if label else spec_name(f"{OPTAX_CONTRIB}.{name}", kwargs, "learning_rate")
-        return Entry(label or spec, factory, kwargs, lr_name="learning_rate", name=shown)
+        return _alias_entry(spec, label, contrib, OPTAX_CONTRIB, _contrib_optimizers(), rest)
     if head not in RULES and head != OPTAX and rest and "=" not in rest.partition(":")[0]:
         name, _, body = rest.partition(":")  # MODULE:FACTORY[:key=value,...]
         factory, kwargs = _user_factory(head, name, spec), _arguments(body, spec)
@@ -263,19 +252,26 @@ def parse_spec(spec: str | tuple, label: str | None = None) -> Entry:
         shown = "" if label else spec_name(f"{head}.{name}", kwargs, lr_name)
         return Entry(label or spec, factory, kwargs, lr_name, name=shown)
     if head == OPTAX:
-        name, _, body = rest.partition(":")
-        aliases = _optax_aliases()
-        if name not in aliases:
-            raise SpecError(
-                f"{spec!r}: optax has no optimizer {name!r}; its optimizers are "
-                f"{', '.join(aliases)}"
-            )
-        kwargs = _arguments(body, spec)
-        factory = getattr(optax, name)
-        _allowed(factory, f"optax.{name}", kwargs, spec)
-        shown = "" if label else spec_name(f"{OPTAX}.{name}", kwargs, "learning_rate")
-        return Entry(label or spec, factory, kwargs, lr_name="learning_rate", name=shown)
+        return _alias_entry(spec, label, optax, OPTAX, _optax_aliases(), rest)
     return _rule_entry(head, _arguments(rest, spec), label, spec)
+
+
+def _alias_entry(
+    spec: str, label: str | None, module: Any, module_name: str, known: Sequence[str], rest: str
+) -> Entry:
+    """The entry of ``module_name:NAME[:key=value,...]`` (``rest`` is what follows the module's
+    name): an optimizer ``module`` exports, with optax's ``learning_rate`` argument."""
+    name, _, body = rest.partition(":")
+    if name not in known:
+        raise SpecError(
+            f"{spec!r}: {module_name} has no optimizer {name!r}; its optimizers are "
+            f"{', '.join(known)}"
+        )
+    kwargs = _arguments(body, spec)
+    factory = getattr(module, name)
+    _allowed(factory, f"{module_name}.{name}", kwargs, spec)
+    shown = "" if label else spec_name(f"{module_name}.{name}", kwargs, "learning_rate")
+    return Entry(label or spec, factory, kwargs, lr_name="learning_rate", name=shown)
 
 
 def _rule_entry(name: str, kwargs: dict, label: str | None, spec: str) -> Entry:
