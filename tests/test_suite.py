@@ -324,3 +324,10 @@ def test_the_cnns_convolution_equals_lax_conv():
     layout = ("NHWC", "HWIO", "NHWC")
     ref = jax.lax.conv_general_dilated(x, w, (1, 1), "SAME", dimension_numbers=layout)
     np.testing.assert_allclose(_conv(x, w), ref, atol=2e-5)
+    # and its gradients (the shifted windows' transpose) equal the convolution's
+    probe = jax.random.normal(jax.random.key(2), ref.shape)
+    grads = jax.grad(lambda x, w: jnp.vdot(_conv(x, w), probe), argnums=(0, 1))(x, w)
+    want = jax.grad(lambda x, w: jnp.vdot(jax.lax.conv_general_dilated(
+        x, w, (1, 1), "SAME", dimension_numbers=layout), probe), argnums=(0, 1))(x, w)
+    for got, ref in zip(grads, want):
+        np.testing.assert_allclose(got, ref, rtol=1e-5, atol=1e-4)

@@ -314,6 +314,27 @@ def test_train_many_shared_batches_and_split_key():
     assert not np.allclose(split.loss[0], split.loss[1])  # own mini-batches per configuration
 
 
+@pytest.mark.parametrize("share_batches", [False, True])
+def test_trials_at_once_trains_the_same_runs_in_groups(exact_matmuls, share_batches):
+    """K = 5 configurations two at a time (two groups and a remainder of one) give each
+    configuration the run it gets in one vmap: the groups change where the work happens,
+    not what it computes."""
+    data = toy_data()
+    net = mlp.make(12, [8], 3, use_batchnorm=True)
+    params, state = init_many(net, jax.random.key(0), 5)
+    key = jax.random.key(1) if share_batches else jax.random.split(jax.random.key(1), 5)
+    kw = dict(epochs=3, batch_size=12, progress=False, share_batches=share_batches,
+              hyperparams={"lr": jnp.array([0.01, 0.03, 0.1, 0.2, 0.3])})  # fmt: skip
+    whole = train_many(net, params, state, jlo.momentum, data, key=key, **kw)
+    grouped = train_many(net, params, state, jlo.momentum, data, key=key, trials_at_once=2,
+                         **kw)  # fmt: skip
+    np.testing.assert_allclose(grouped.loss, whole.loss, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(grouped.test_acc, whole.test_acc, atol=1e-6)
+    tree_close(grouped.params, whole.params, rtol=1e-4, atol=1e-6)
+    tree_close(grouped.opt_state, whole.opt_state, rtol=1e-4, atol=1e-6)
+    assert not np.allclose(whole.loss[0], whole.loss[4])  # the configurations differ
+
+
 def test_train_many_errors():
     data = toy_data()
     net = mlp.make(12, [8], 3)
@@ -325,7 +346,12 @@ def test_train_many_errors():
     with pytest.raises(ValueError, match="key: expected one PRNG key"):
         train_many(net, params, state, "sgd", data, key=jax.random.split(jax.random.key(0), 2),
                    **kw)  # fmt: skip
+    with pytest.raises(ValueError, match="trials_at_once must be a positive int, got 0"):
+        train_many(net, params, state, "sgd", data, key=jax.random.key(0), trials_at_once=0,
+                   **kw)  # fmt: skip
     single, s1 = mlp.init_params(net, jax.random.key(0))
+    with pytest.raises(ValueError, match="trials_at_once: train_many takes it"):
+        train(net, single, s1, "sgd", data, key=jax.random.key(0), trials_at_once=2, **kw)
     with pytest.raises(ValueError, match="stacked along a leading K axis"):
         train_many(net, single, s1, "sgd", data, key=jax.random.key(0), **kw)
 

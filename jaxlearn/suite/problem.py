@@ -98,6 +98,10 @@ class Problem:
         a fresh permutation of the training split, as DeepOBS and AlgoPerf do.
       is_quick: whether this is the :meth:`quick` variant (``splits`` may load less data).
       description: one line for tables and the report.
+      trials_at_once: train the K trials of a cell this many at a time, inside the one
+        compiled program (``train_many``'s ``trials_at_once``); default: all K in one
+        ``vmap``. A speed setting, not part of the problem's identity: where K copies of the
+        model's activations no longer fit in cache (a CNN on a CPU), groups are faster.
     """
 
     name: str = "problem"
@@ -113,6 +117,7 @@ class Problem:
     replace: bool = False
     is_quick: bool = False
     description: str = ""
+    trials_at_once: int | None = dataclasses.field(default=None, compare=False)
     #: Metrics that are means of 0/1 indicators (an accuracy); on n examples they move in steps
     #: of 1/n, which the verdicts' paired test takes into account.
     counting_metrics: ClassVar[tuple[str, ...]] = ("accuracy",)

@@ -139,7 +139,7 @@ def _train(problem, optimizer, values, phase, splits, progress, desc):
         problem, params, state, build, data, key=train_keys, hyperparams=hyperparams,
         iterations=problem.steps, batch_size=problem.batch_size, eval_every=problem.eval_every,
         eval_on=splits, eval_batch_size=problem.eval_batch_size, replace=problem.replace,
-        progress=progress, desc=desc,
+        progress=progress, desc=desc, trials_at_once=problem.trials_at_once,
     )  # fmt: skip
     # the metrics at step 0, on the splits this phase may read
     start = {split: _start_metrics(problem, split)(params, state) for split in splits}

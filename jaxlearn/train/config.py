@@ -41,6 +41,10 @@ class RunConfig:
       share_batches: ``train_many`` only: every configuration draws the same mini-batches (and
         Dropout masks) from the one ``key`` (common random numbers; the first layer of all K
         networks is then one matrix product).
+      trials_at_once: ``train_many`` only: train this many configurations at a time (a
+        ``lax.map`` over groups, each group ``vmap``-ed, all in the one compiled program);
+        default: all K in one ``vmap``. The same values; it bounds memory, and on a CPU it keeps
+        a convolutional network's activations in cache (the suite's ``fashion_cnn`` sets it).
       eval_on: the names of the data's splits to evaluate (default: every split given; see
         :mod:`jaxlearn.train.splits`), e.g. ``('valid',)``.
       eval_batch_size: evaluate this many examples at a time (memory: one chunk's
@@ -66,6 +70,7 @@ class RunConfig:
     eval_on: tuple[str, ...] | None = None
     eval_batch_size: int | None = None
     share_batches: bool = False
+    trials_at_once: int | None = None
     mesh: Any = None
     shard_opt_state: bool = False
     progress: bool | None = None
@@ -85,6 +90,8 @@ class RunConfig:
             raise ValueError(f"eval_every must be an int >= 0, got {self.eval_every!r}")
         if self.eval_batch_size is not None:
             _positive_int("eval_batch_size", self.eval_batch_size)
+        if self.trials_at_once is not None:
+            _positive_int("trials_at_once", self.trials_at_once)
         if self.eval_on is not None:
             if isinstance(self.eval_on, str) or not all(isinstance(s, str) for s in self.eval_on):
                 raise ValueError(f"eval_on must be a tuple of split names, got {self.eval_on!r}")

@@ -138,9 +138,28 @@ def program(model: Model, opt: Any, layout: Layout) -> Callable:
         return carry, losses.reshape(-1), metrics
 
     key_axis = None if share_batches else 0
-    fn = jax.vmap(run_one, in_axes=(0, key_axis, None, None)) if layout.vmapped else run_one
+    fn = run_one
+    if layout.vmapped:
+        fn = _vmapped(run_one, key_axis, layout.config.trials_at_once)
     if mesh is not None:
         spec = P(trial_axis) if trial_axis else P()
         key_spec = spec if layout.vmapped and not share_batches else P()
         fn = distributed.on_mesh(fn, mesh, spec, key_spec, layout.config.shard_opt_state)
     return jax.jit(fn, donate_argnums=(0,))
+
+
+def _vmapped(run_one: Callable, key_axis: int | None, at_once: int | None) -> Callable:
+    """``run_one`` over K configurations: one ``vmap``, or with ``at_once`` a ``lax.map`` over
+    groups of that many, each group one ``vmap`` (the same values; a group's activations stay
+    in cache where K copies of a convolutional network's would not)."""
+    if at_once is None:
+        return jax.vmap(run_one, in_axes=(0, key_axis, None, None))
+
+    def fn(carry: Carry, key: Array, first_block: Array, data: tuple):
+        if key_axis is None:
+            return jax.lax.map(lambda c: run_one(c, key, first_block, data), carry,
+                               batch_size=at_once)  # fmt: skip
+        return jax.lax.map(lambda ck: run_one(*ck, first_block, data), (carry, key),
+                           batch_size=at_once)  # fmt: skip
+
+    return fn
