@@ -171,9 +171,9 @@ def test_adams_amplified_rounding_is_bounded_by_the_one_process_8_device_differe
     """Adam at the book's eps = 1e-7 turns the rounding noise of the zero gradient of the
     biases before BatchNorm into steps of up to lr: those biases (and the running means and
     moments that carry them) differ between any two runs that sum in another order. The
-    bound: the multi-process run departs from 1 device by at most 2x what 1 process on the
-    same 8 devices already departs (plus rounding); every other leaf and the losses are
-    within rounding, as for the other rules."""
+    bound: the multi-process run departs from 1 device by at most 2x what 1 process on 8
+    devices already departs (plus rounding; 2 x 1 sums 2 halves of the batch, another order
+    again); every other leaf and the losses are within rounding, as for the other rules."""
     _, folder = _rule_run(request, run)
     ref = np.load(reference[1] / "reference.npz")
     got = np.load(folder / "rules.npz")
