@@ -19,11 +19,14 @@ timing) that share the machine's CPU cores: this measures the overhead of the sh
 script measures the real thing. Times exclude compilation; best of 3 repeats.
 
 ``--processes``: the book's optimizer comparison (SGD, Momentum, AdaGrad, Adam on the
-784-100-100-100-100-10 network, global batch 128) trained data-parallel over 8 host devices,
-``train(mesh=8)``, by 1 process with 8 devices and by 2 processes with 4 each (one
-``jax.distributed`` run on a localhost coordinator, CPU collectives over gloo): the same
-program and global batch, so the ratio is what splitting the devices over processes costs.
-The two are timed in turns (1, 2, 1, 2, ...; the best of each), excluding compilation.
+784-100-100-100-100-10 network) trained data-parallel by ``train(mesh=<every device of every
+process>)`` in the layouts of :data:`LAYOUTS`: 1 process with 8 host devices (the reference),
+2 processes with 4 each (the same 8 devices, split), and 2 processes with 1 each (the layout
+of a 2-core machine: one device, one core per process), all at global batch 128, and the
+first and last again at global batch 1024; several processes are one ``jax.distributed`` run on
+a localhost coordinator, CPU collectives over gloo. The ratio is what the processes cost at
+the same global batch. The layouts are timed in turns (the best of each of 2 rounds),
+excluding compilation.
 """
 
 from __future__ import annotations
@@ -147,10 +150,24 @@ PROCESS_COLUMNS = [
     ("ms/step", ".3f"),
     ("vs 1 process", ".2f"),
 ]
+#: ``(label, processes, host devices per process, global batch)`` of each timed run. The
+#: first of each global batch is the reference ("vs 1 process"). 2 x 1 is the 2-process
+#: layout of a 2-core machine (one device, one core, per process; gloo between 2 ranks);
+#: 2 x 4 splits the 1-process run's 8 devices over 2 processes (gloo between 8 ranks). The
+#: global batch 1024 runs (128 rows per device of the 8) show how the cost goes with the
+#: work per step.
+LAYOUTS = [
+    ("1 process x 8 devices", 1, 8, BATCH),
+    ("2 processes x 4 devices", 2, 4, BATCH),
+    ("2 processes x 1 device", 2, 1, BATCH),
+    ("1 process x 8 devices", 1, 8, 8 * BATCH),
+    ("2 processes x 1 device", 2, 1, 8 * BATCH),
+]
 
 
-def _measure_processes(iterations: int) -> dict:
-    """Seconds per step of each rule, in this process of whatever run started it (after
+def _measure_processes(batch: int, quick: bool) -> dict:
+    """Seconds per step of each rule, ``train(mesh=<every device of every process>)`` at global
+    batch ``batch``, in this process of whatever run started it (after
     ``processes.initialize_from_env()``); process 0 reports."""
     from jaxlearn.train import processes
 
@@ -162,6 +179,7 @@ def _measure_processes(iterations: int) -> dict:
     from jaxlearn.optim import RULES
     from jaxlearn.train import train
 
+    iterations = max(50, 200 * BATCH // batch) // (10 if quick else 1)
     rng = np.random.default_rng(0)
     n_rows = 8192  # every device holds the training set: MNIST's 60,000 rows 8 x 2 times over
     data = (rng.random((n_rows, 784), np.float32), rng.integers(0, 10, n_rows).astype(np.int32))
@@ -172,8 +190,9 @@ def _measure_processes(iterations: int) -> dict:
         times = []
         for _ in range(4):  # the first compiles
             start = time.perf_counter()
-            r = train(net, params, state, opt, data, key=jax.random.key(1), batch_size=BATCH,
-                      iterations=iterations, progress=False, mesh=8)  # fmt: skip
+            r = train(net, params, state, opt, data, key=jax.random.key(1), batch_size=batch,
+                      iterations=iterations, progress=False,
+                      mesh=jax.device_count())  # fmt: skip
             jax.block_until_ready(r.params)
             times.append(time.perf_counter() - start)
         out[name] = min(times[1:]) / iterations
@@ -181,15 +200,17 @@ def _measure_processes(iterations: int) -> dict:
     return out
 
 
-def _launch(processes: int, devices: int, quick: bool) -> dict:
-    """Run ``--processes-worker`` as ``processes`` processes of one run; process 0's timings."""
+def _launch(processes: int, devices: int, batch: int, quick: bool) -> dict:
+    """Run ``--processes-worker`` as ``processes`` processes of one run, ``devices`` host
+    devices each; process 0's timings."""
     import socket
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     root = Path(__file__).resolve().parent.parent
-    cmd = [sys.executable, "-m", "benchmarks.bench_scaling", "--processes-worker"]
+    cmd = [sys.executable, "-m", "benchmarks.bench_scaling", "--processes-worker",
+           "--batch", str(batch)] + (["--quick"] if quick else [])  # fmt: skip
     procs = []
     for i in range(processes):
         env = {k: v for k, v in os.environ.items() if not k.startswith("JAX_")}
@@ -199,7 +220,7 @@ def _launch(processes: int, devices: int, quick: bool) -> dict:
             env.update(JAX_COORDINATOR_ADDRESS=f"127.0.0.1:{port}",
                        JAX_NUM_PROCESSES=str(processes), JAX_PROCESS_ID=str(i))  # fmt: skip
         procs.append(subprocess.Popen(
-            cmd + (["--quick"] if quick else []), env=env, cwd=root, text=True,
+            cmd, env=env, cwd=root, text=True,
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
         ))  # fmt: skip
     try:
@@ -216,24 +237,26 @@ def _launch(processes: int, devices: int, quick: bool) -> dict:
 
 
 def processes_rows(quick: bool = False, rounds: int = 2) -> list[dict]:
-    """The book's comparison on 8 devices as 1 process x 8 and 2 processes x 4 (keys as
-    :data:`PROCESS_COLUMNS`, one row per layout and rule, and the mean over the rules)."""
-    layouts = {"1 process x 8 devices": (1, 8), "2 processes x 4 devices": (2, 4)}
-    best: dict[str, dict] = {}
-    for _ in range(1 if quick else rounds):  # in turns: drift hits both alike
-        for label, (p, d) in layouts.items():
-            got = _launch(p, d, quick)
-            best[label] = {k: min(v, best.get(label, got)[k]) for k, v in got.items()}
-    base = best["1 process x 8 devices"]
+    """The book's comparison in each of :data:`LAYOUTS` (keys as :data:`PROCESS_COLUMNS`, one
+    row per layout and rule, and the mean over the rules); "vs 1 process" against the
+    1-process run at the same global batch."""
+    layouts = LAYOUTS[:3] if quick else LAYOUTS
+    best: dict[int, dict] = {}
+    for _ in range(1 if quick else rounds):  # in turns: drift hits every layout alike
+        for k, (_, p, d, batch) in enumerate(layouts):
+            got = _launch(p, d, batch, quick)
+            best[k] = {r: min(v, best.get(k, got)[r]) for r, v in got.items()}
+    base = {batch: best[k] for k, (_, p, _, batch) in reversed(list(enumerate(layouts)))
+            if p == 1}  # fmt: skip
     out = []
-    for label, (p, d) in layouts.items():
+    for k, (label, p, d, batch) in enumerate(layouts):
         for rule in [*BOOK_RULES, "mean"]:
-            t = best[label]
+            t, ref = best[k], base[batch]
             ms = 1e3 * (np.mean(list(t.values())) if rule == "mean" else t[rule])
-            ref = 1e3 * (np.mean(list(base.values())) if rule == "mean" else base[rule])
+            ref_ms = 1e3 * (np.mean(list(ref.values())) if rule == "mean" else ref[rule])
             out.append({"layout": f"{label}: {rule}", "processes": p, "devices": p * d,
-                        "global batch": BATCH, "ms/step": ms,
-                        "vs 1 process": ms / ref})  # fmt: skip
+                        "global batch": batch, "ms/step": ms,
+                        "vs 1 process": ms / ref_ms})  # fmt: skip
     return out
 
 
@@ -253,20 +276,23 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="1 and 8 devices, fewer steps")
     parser.add_argument("--processes", action="store_true",
-                        help="1 process x 8 devices against 2 processes x 4 (jax.distributed)")
+                        help="1 process x 8 devices against 2 processes x 4 and x 1 "
+                        "(jax.distributed)")  # fmt: skip
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--processes-worker", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--batch", type=int, default=BATCH, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
         print(json.dumps(_measure(args.quick)))
         return
     if args.processes_worker:
-        print(json.dumps(_measure_processes(20 if args.quick else 200)))
+        print(json.dumps(_measure_processes(args.batch, args.quick)))
         return
     if args.processes:
         print(format_rows(processes_rows(args.quick), PROCESS_COLUMNS))
-        print("note: 8 host devices share this machine's cores either way; the ratio is the "
-              "cost of the processes (gloo collectives between them), not a speed-up")
+        print("note: every layout shares this machine's cores; a ratio is the cost of the "
+              "processes (gloo collectives between them) at the same global batch, not a "
+              "speed-up")
         return
     table = rows(quick=args.quick)
     print(format_rows(table))

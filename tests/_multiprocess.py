@@ -324,12 +324,14 @@ def one_process_run(folder: Path) -> dict:
     return {**last_json(proc.stdout), "wall_seconds": round(time.monotonic() - start, 1)}
 
 
-def multi_process_run(folder: Path, processes: int, devices: int, restore: str = "-") -> dict:
-    """tests/_multiprocess_worker.py's ``train`` scenario as ``processes`` x ``devices``:
+def multi_process_run(
+    folder: Path, processes: int, devices: int, restore: str = "-", scenario: str = "train"
+) -> dict:
+    """tests/_multiprocess_worker.py's ``scenario`` as ``processes`` x ``devices``:
     process 0's JSON results (arrays in ``folder``) and the run's wall time."""
     start = time.monotonic()
     finished = check(launch(
-        [WORKER, "train", folder, restore], processes, devices, timeout=900,
+        [WORKER, scenario, folder, restore], processes, devices, timeout=900,
     ))  # fmt: skip
     return {
         **last_json(finished[0].stdout),

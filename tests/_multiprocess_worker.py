@@ -17,6 +17,8 @@ Scenarios (process 0 prints one JSON line of results; arrays go to OUT_DIR for t
   :mod:`jaxlearn.train.processes` with plain Python cells (``share``, ``gather``,
   ``broadcast``, ``map_cells``, a cell that fails elsewhere, a run resumed with another
   number of processes).
+- ``rules``: only the rules of ``train`` (no ZeRO-1), over however many global devices the
+  processes have (2 processes x 1 host device: the 2-process layout a 2-core machine suits).
 - ``die-collective`` / ``die-local``: process 1 kills itself (SIGKILL) while process 0 is in
   a collective (a data-parallel training run) or in local work (waiting for a cell in
   ``map_cells``); the test times how process 0 ends. Process 1 writes the moment it dies.
@@ -53,19 +55,20 @@ from jaxlearn.train import distributed, processes, train, train_many
 D = 8  # global devices in every run: 2 processes x 4, 4 x 2
 
 
-def check_rules(out: Path, results: dict) -> None:
+def check_rules(out: Path, results: dict, zero1: bool = True) -> None:
     from _distributed_worker import network, problem, rule_runs
     from _multiprocess import run_record, zero_record
 
     data = problem()
     net, params, state = network()
+    devices = jax.device_count()  # every device of every process
     records = {}
     for name, opt, kw in rule_runs():
-        r = train(net, params, state, opt, data, mesh=D, **kw)
+        r = train(net, params, state, opt, data, mesh=devices, **kw)
         assert r.params["W1"].sharding.is_fully_replicated
         assert not r.params["W1"].is_fully_addressable  # spans the processes
         records.update(run_record(f"{name}/multi", r))
-        if name == "adam" and processes.process_count() == 2:  # ZeRO-1 over the processes' devices
+        if zero1 and name == "adam" and processes.process_count() == 2:  # ZeRO-1 over them
             zero = train(net, params, state, opt, data, mesh=D, shard_opt_state=True, **kw)
             results["zero"] = {"adam": zero_record(r, zero)}
     if processes.is_writer():
@@ -296,6 +299,16 @@ def scenario_train(out: Path, restore: str) -> None:
         print(json.dumps(results), flush=True)
 
 
+def scenario_rules(out: Path) -> None:
+    results: dict = {"processes": processes.process_count(), "devices": jax.device_count(),
+                     "local_devices": jax.local_device_count()}  # fmt: skip
+    start = time.perf_counter()
+    check_rules(out, results, zero1=False)
+    results["seconds"] = {"rules": round(time.perf_counter() - start, 1)}
+    if processes.is_writer():
+        print(json.dumps(results), flush=True)
+
+
 def scenario_die(out: Path, where: str) -> None:
     """Process 1 dies (SIGKILL) while process 0 is in a collective or in local work."""
     from _distributed_worker import network, problem
@@ -359,6 +372,8 @@ def main() -> None:
     with processes.session():
         if scenario == "train":
             scenario_train(out, arg)
+        elif scenario == "rules":
+            scenario_rules(out)
         elif scenario.startswith("die-"):
             scenario_die(out, scenario[4:])
         elif scenario == "save-killed":

@@ -1,5 +1,5 @@
-"""Several processes for real: local ``jax.distributed`` runs (2 processes x 4 host devices and
-4 x 2, a localhost coordinator, CPU collectives), against 1 process.
+"""Several processes for real: local ``jax.distributed`` runs (2 processes x 4 host devices,
+4 x 2, and 2 x 1 for the rules; a localhost coordinator, CPU collectives), against 1 process.
 
 The runs are started and reaped by tests/_multiprocess.py (no process outlives a test) and
 shared by the tests below through ``once`` (each run once per session). The references are
@@ -42,6 +42,9 @@ from jaxlearn.train import processes
 pytestmark = pytest.mark.multiprocess
 
 RUNS = {"2x4": (2, 4), "4x2": (4, 2)}
+#: The runs that train every rule: RUNS, and 2 processes x 1 host device (2 global devices),
+#: the layout that suits a 2-core machine (docs/scaling.md, "Multi-process overhead").
+RULE_RUNS = {**RUNS, "2x1": (2, 1)}
 
 
 @pytest.fixture(scope="session")
@@ -57,6 +60,22 @@ def runs(shared_tmp):
     two = once(shared_tmp, "2x4", lambda folder: multi_process_run(folder, 2, 4))
     four = once(shared_tmp, "4x2", lambda folder: multi_process_run(folder, 4, 2, str(two[1])))
     return {"2x4": two, "4x2": four}
+
+
+@pytest.fixture(scope="session")
+def two_by_one(shared_tmp):
+    """2 processes x 1 host device training every rule (tests/_multiprocess_worker.py's
+    ``rules`` scenario): ``(results, folder)``."""
+    return once(shared_tmp, "2x1",
+                lambda folder: multi_process_run(folder, 2, 1, scenario="rules"))  # fmt: skip
+
+
+def _rule_run(request, run):
+    """``(results, folder)`` of the run named ``run`` (a key of RULE_RUNS); only the fixture
+    that run needs is started."""
+    if run == "2x1":
+        return request.getfixturevalue("two_by_one")
+    return request.getfixturevalue("runs")[run]
 
 
 def _leaves(archive, prefix):
@@ -106,19 +125,21 @@ def test_each_step_over_processes_equals_one_device_to_rounding(runs):
 AGREE_FIRST, LOSS_DRIFT, PARAM_DRIFT = 10, 2e-3, 1e-2
 
 
-@pytest.mark.parametrize("run", list(RUNS))
-def test_every_rule_over_processes_trains_as_one_process(reference, runs, run):
-    """train(mesh=8) over the processes' 8 devices, 50 steps with BatchNorm, Dropout and
-    weight decay: params, BatchNorm statistics, optimizer state, losses and accuracies equal
-    the 1-process, 1-device run's to rounding, for every rule; or, when a rounding-size
+@pytest.mark.parametrize("run", list(RULE_RUNS))
+def test_every_rule_over_processes_trains_as_one_process(reference, request, run):
+    """train(mesh=N) over all the processes' devices (N = 8 as 2 x 4 and 4 x 2; N = 2 as
+    2 processes x 1 device), 50 steps with BatchNorm, Dropout and weight decay: params,
+    BatchNorm statistics, optimizer state, losses and accuracies equal the 1-process,
+    1-device run's to rounding, for every rule; or, when a rounding-size
     difference flips a discrete event (seen: AdaGrad, at step 21, in both multi-process runs
     alike, when each gradient leaf was averaged by its own collective), the losses agree to
     rounding for AGREE_FIRST steps first and then stay within LOSS_DRIFT, the parameters
     within PARAM_DRIFT. The per-step test above is the exact one."""
-    results, folder = runs[run]
+    results, folder = _rule_run(request, run)
     ref = np.load(reference[1] / "reference.npz")
     got = np.load(folder / "rules.npz")
-    assert (results["processes"], results["devices"]) == (RUNS[run][0], 8)
+    processes_, devices = RULE_RUNS[run]
+    assert (results["processes"], results["devices"]) == (processes_, processes_ * devices)
     assert sorted(results["rules"]) == sorted([*jl.optim.RULES, "adam_book"])
     departed = []
     for name in jl.optim.RULES:  # the adaptive rules at eps = 1e-4 (ADAPTIVE_EPS)
@@ -143,17 +164,17 @@ def test_every_rule_over_processes_trains_as_one_process(reference, runs, run):
     print(f"{run}: departed after a flip: {departed or 'none'}", file=sys.stderr)
 
 
-@pytest.mark.parametrize("run", list(RUNS))
+@pytest.mark.parametrize("run", list(RULE_RUNS))
 def test_adams_amplified_rounding_is_bounded_by_the_one_process_8_device_difference(
-    reference, runs, run
+    reference, request, run
 ):
     """Adam at the book's eps = 1e-7 turns the rounding noise of the zero gradient of the
     biases before BatchNorm into steps of up to lr: those biases (and the running means and
     moments that carry them) differ between any two runs that sum in another order. The
-    bound: the multi-process run departs from 1 device by at most 2x what 1 process on the
-    same 8 devices already departs (plus rounding); every other leaf and the losses are
-    within rounding, as for the other rules."""
-    _, folder = runs[run]
+    bound: the multi-process run departs from 1 device by at most 2x what 1 process on 8
+    devices already departs (plus rounding; 2 x 1 sums 2 halves of the batch, another order
+    again); every other leaf and the losses are within rounding, as for the other rules."""
+    _, folder = _rule_run(request, run)
     ref = np.load(reference[1] / "reference.npz")
     got = np.load(folder / "rules.npz")
     one, many = _leaves(ref, "adam_book/one/"), _leaves(ref, "adam_book/many/")
