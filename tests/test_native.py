@@ -181,6 +181,30 @@ def test_the_probe_runs_a_leaf_numpy_cannot_on_jax():
 
 
 @needs_kernels
+@pytest.mark.parametrize("name", NAMES)
+def test_a_kernels_loop_run_directly_is_its_handlers(name):
+    """``Library.run_f32`` (the probe's kernel side: the loop through ctypes, no XLA) computes
+    bit for bit what the registered handler computes in a compiled call on the same values."""
+    from jaxlearn.optim.native import _ffi
+
+    lib = _library.load()
+    kernel = lib.kernels[name]
+    rng = np.random.default_rng(1)
+    rows = rng.uniform(0.1, 0.9, len(kernel.scalars)).astype(np.float32)
+    w, g = (rng.normal(size=1001).astype(np.float32) for _ in range(2))
+    slots = [rng.uniform(0.1, 1.0, 1001).astype(np.float32) for _ in range(kernel.slots)]
+    want = jax.jit(_ffi.kernel_fn(kernel, 1))(rows, w, g, *slots)
+    got = [w.copy(), *(s.copy() for s in slots)]
+    lib.run_f32(kernel, rows, got[0], g, got[1:])
+    for a, b in zip(got, want, strict=True):
+        np.testing.assert_array_equal(a.view(np.uint32), np.asarray(b).view(np.uint32))
+    with pytest.raises(ValueError, match="contiguous float32"):
+        lib.run_f32(kernel, rows, w.astype(np.float64), g, slots)
+    with pytest.raises(ValueError, match="slots of W's size"):
+        lib.run_f32(kernel, rows, w, g[:10], slots)
+
+
+@needs_kernels
 def test_a_call_that_does_not_match_its_row_is_refused():
     """The handler checks a call against its kernel's row: Momentum has one state slot, so a
     call without one (W and g only) is an error, not a read past the operands."""

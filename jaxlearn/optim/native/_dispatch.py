@@ -165,8 +165,10 @@ def _same_formula(rule: Any, kernel: Kernel) -> bool:
 
 
 def probe(rule: Any, kernel: Kernel) -> bool:
-    """Run ``rule.leaf`` and ``kernel`` on the same probe values (W = 0, so W' is the update):
-    True when they agree to float rounding."""
+    """Run ``rule.leaf`` and ``kernel``'s loop on the same probe values (W = 0, so W' is the
+    update): True when they agree to float rounding. Both sides run without compiling anything
+    (the leaf on NumPy where :func:`leaf_on_numpy` can, the loop through ctypes), so the probe
+    adds milliseconds, not a tenth of a second, to the first step that uses a kernel."""
     rng = np.random.default_rng(0)
     g = rng.uniform(-2.0, 2.0, 16).astype(np.float32)
     slots = [rng.uniform(0.1, 1.0, 16).astype(np.float32) for _ in rule.slots]
@@ -178,13 +180,14 @@ def probe(rule: Any, kernel: Kernel) -> bool:
                 want = leaf_on_numpy(rule.leaf, scalars, g, slots)
             except _NotOnNumpy:  # a primitive the NumPy evaluator lacks: jax, op by op
                 want = [np.asarray(x) for x in rule.leaf(g, *slots, **scalars)]
-            rows = np.array([scalars[k] for k in kernel.scalars], np.float32)
-            got = _ffi.kernel_fn(kernel, 1)(rows, np.zeros(16, np.float32), g, *slots)
-            got = [np.asarray(x) for x in got]
+        # The kernel's loop called directly (not through XLA: nothing to compile), in place.
+        got = [np.zeros(16, np.float32), *(s.copy() for s in slots)]
+        rows = np.array([scalars[k] for k in kernel.scalars], np.float32)
+        _library.load().run_f32(kernel, rows, got[0], g, got[1:])
     except Exception:  # a leaf that needs other scalars, or a kernel that fails: not the same
         return False
-    # Neither side of the comparison contracts like the compiled XLA path necessarily does
-    # (NumPy, or jax op by op: no FMA): equal to float rounding.
+    # The leaf's side has none of the fused multiply-adds the kernel's loop forms where XLA
+    # does (NumPy, or jax op by op): equal to float rounding.
     return len(got) == len(want) and all(
         a.shape == b.shape and np.allclose(a, b, rtol=1e-5, atol=1e-6) for a, b in zip(got, want)
     )
