@@ -21,9 +21,15 @@ from setuptools.command.build_ext import build_ext
 
 NATIVE = "jaxlearn/optim/native"
 #: What kernels.cc exports besides PyInit__kernels (the linker needs the list on Windows): the
-#: table of kernels, each kernel's handler by its row, and the build line. The kernels themselves
+#: table of kernels, each kernel's handler by its row, each kernel's f32 loop run directly (the
+#: formula probe's), and the build line. The kernels themselves
 #: are rows of that table, so adding one changes nothing here.
-SYMBOLS = ["JaxlearnKernelTable", "JaxlearnKernelHandler", "JaxlearnKernelsInfo"]
+SYMBOLS = [
+    "JaxlearnKernelTable",
+    "JaxlearnKernelHandler",
+    "JaxlearnKernelRunF32",
+    "JaxlearnKernelsInfo",
+]
 #: Flags, on purpose:
 #: -O3: the loops must vectorise (checked with -fopt-info-vec when they change); -g0: no debug
 #:   information (a 2 MB library becomes a small one);

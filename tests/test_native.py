@@ -134,6 +134,76 @@ def test_each_rule_names_a_row_of_the_table_and_computes_it(name):
     assert len(kernel.scalars) == 1 or not _dispatch.probe(rule, swapped)
 
 
+@pytest.mark.parametrize("name", NAMES)
+def test_the_probe_evaluates_each_rules_leaf_on_numpy(name):
+    """The probe's NumPy evaluation of a rule's leaf (its jaxpr, equation by equation) covers
+    every primitive of the six rules' leaves and gives what jax gives running the leaf op by
+    op, in the same dtypes."""
+    from jaxlearn.optim.native import _dispatch
+
+    rule = RULES[name](**HYPER[name]).rule
+    scalars = {k: np.float32(v) for k, v in rule.scalars(jnp.int32(3)).items()}
+    rng = np.random.default_rng(0)
+    g = rng.uniform(-2.0, 2.0, 9).astype(np.float32)
+    slots = [rng.uniform(0.1, 1.0, 9).astype(np.float32) for _ in rule.slots]
+    got = _dispatch.leaf_on_numpy(rule.leaf, scalars, g, slots)
+    want = [np.asarray(x) for x in rule.leaf(g, *slots, **scalars)]
+    assert [a.dtype for a in got] == [b.dtype for b in want] == [np.float32] * len(want)
+    for a, b in zip(got, want, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+
+
+@needs_kernels
+def test_the_probe_runs_a_leaf_numpy_cannot_on_jax():
+    """A leaf with a primitive the NumPy evaluator lacks (here sqrt written as exp(log(h)/2))
+    is evaluated by jax instead: the probe still finds the kernel's formula in it, and a
+    different formula through the same primitives is still told apart."""
+    import dataclasses
+
+    from jaxlearn.optim.native import _dispatch
+
+    def exp_log_sqrt(g, h, *, lr, rho, eps):
+        h = rho * h + (1 - rho) * g * g
+        return -lr * g / (jnp.exp(0.5 * jnp.log(h)) + eps), h
+
+    def eps_inside(g, h, *, lr, rho, eps):
+        h = rho * h + (1 - rho) * g * g
+        return -lr * g / jnp.exp(0.5 * jnp.log(h + eps)), h
+
+    kernel = _library.load().kernels["rmsprop"]
+    scalars = {k: np.float32(0.5) for k in kernel.scalars}
+    one = np.ones(3, np.float32)
+    with pytest.raises(_dispatch._NotOnNumpy, match="exp|log"):
+        _dispatch.leaf_on_numpy(exp_log_sqrt, scalars, one, [one])
+    rule = jo.rmsprop().rule
+    assert _dispatch.probe(dataclasses.replace(rule, leaf=exp_log_sqrt), kernel)
+    assert not _dispatch.probe(dataclasses.replace(rule, leaf=eps_inside), kernel)
+
+
+@needs_kernels
+@pytest.mark.parametrize("name", NAMES)
+def test_a_kernels_loop_run_directly_is_its_handlers(name):
+    """``Library.run_f32`` (the probe's kernel side: the loop through ctypes, no XLA) computes
+    bit for bit what the registered handler computes in a compiled call on the same values."""
+    from jaxlearn.optim.native import _ffi
+
+    lib = _library.load()
+    kernel = lib.kernels[name]
+    rng = np.random.default_rng(1)
+    rows = rng.uniform(0.1, 0.9, len(kernel.scalars)).astype(np.float32)
+    w, g = (rng.normal(size=1001).astype(np.float32) for _ in range(2))
+    slots = [rng.uniform(0.1, 1.0, 1001).astype(np.float32) for _ in range(kernel.slots)]
+    want = jax.jit(_ffi.kernel_fn(kernel, 1))(rows, w, g, *slots)
+    got = [w.copy(), *(s.copy() for s in slots)]
+    lib.run_f32(kernel, rows, got[0], g, got[1:])
+    for a, b in zip(got, want, strict=True):
+        np.testing.assert_array_equal(a.view(np.uint32), np.asarray(b).view(np.uint32))
+    with pytest.raises(ValueError, match="contiguous float32"):
+        lib.run_f32(kernel, rows, w.astype(np.float64), g, slots)
+    with pytest.raises(ValueError, match="slots of W's size"):
+        lib.run_f32(kernel, rows, w, g[:10], slots)
+
+
 @needs_kernels
 def test_a_call_that_does_not_match_its_row_is_refused():
     """The handler checks a call against its kernel's row: Momentum has one state slot, so a

@@ -165,8 +165,10 @@ def _same_formula(rule: Any, kernel: Kernel) -> bool:
 
 
 def probe(rule: Any, kernel: Kernel) -> bool:
-    """Run ``rule.leaf`` and ``kernel`` on the same probe values (W = 0, so W' is the update):
-    True when they agree to float rounding."""
+    """Run ``rule.leaf`` and ``kernel``'s loop on the same probe values (W = 0, so W' is the
+    update): True when they agree to float rounding. Both sides run without compiling anything
+    (the leaf on NumPy where :func:`leaf_on_numpy` can, the loop through ctypes), so the probe
+    adds milliseconds, not a tenth of a second, to the first step that uses a kernel."""
     rng = np.random.default_rng(0)
     g = rng.uniform(-2.0, 2.0, 16).astype(np.float32)
     slots = [rng.uniform(0.1, 1.0, 16).astype(np.float32) for _ in rule.slots]
@@ -174,16 +176,89 @@ def probe(rule: Any, kernel: Kernel) -> bool:
     cpu = jax.local_devices(backend="cpu")[0]  # this process's (several with jax.distributed)
     try:
         with jax.ensure_compile_time_eval(), jax.default_device(cpu):
-            want = [np.asarray(x) for x in rule.leaf(g, *slots, **scalars)]
-            rows = np.array([scalars[k] for k in kernel.scalars], np.float32)
-            got = _ffi.kernel_fn(kernel, 1)(rows, np.zeros(16, np.float32), g, *slots)
-            got = [np.asarray(x) for x in got]
+            try:
+                want = leaf_on_numpy(rule.leaf, scalars, g, slots)
+            except _NotOnNumpy:  # a primitive the NumPy evaluator lacks: jax, op by op
+                want = [np.asarray(x) for x in rule.leaf(g, *slots, **scalars)]
+        # The kernel's loop called directly (not through XLA: nothing to compile), in place.
+        got = [np.zeros(16, np.float32), *(s.copy() for s in slots)]
+        rows = np.array([scalars[k] for k in kernel.scalars], np.float32)
+        _library.load().run_f32(kernel, rows, got[0], g, got[1:])
     except Exception:  # a leaf that needs other scalars, or a kernel that fails: not the same
         return False
-    # The probe runs eagerly (no FMA on the XLA side): equal to float rounding.
+    # The leaf's side has none of the fused multiply-adds the kernel's loop forms where XLA
+    # does (NumPy, or jax op by op): equal to float rounding.
     return len(got) == len(want) and all(
         a.shape == b.shape and np.allclose(a, b, rtol=1e-5, atol=1e-6) for a, b in zip(got, want)
     )
+
+
+class _NotOnNumpy(Exception):
+    """The leaf uses a primitive that :func:`leaf_on_numpy` does not evaluate."""
+
+
+#: The element-wise primitives :func:`leaf_on_numpy` evaluates, as NumPy functions: those the
+#: rules' leaves trace to, and a few near them. Anything else falls back to jax.
+_NUMPY_PRIMITIVES: dict[str, Callable[..., Any]] = {
+    "add": np.add,
+    "sub": np.subtract,
+    "mul": np.multiply,
+    "div": np.true_divide,
+    "neg": np.negative,
+    "sqrt": np.sqrt,
+    "square": np.square,
+    "abs": np.abs,
+    "max": np.maximum,
+    "min": np.minimum,
+    "conj": np.conj,
+    "real": np.real,
+    "copy": np.copy,
+}
+
+
+def leaf_on_numpy(
+    leaf: Callable[..., Any], scalars: Mapping[str, Any], g: np.ndarray, slots: Sequence[Any]
+) -> list[np.ndarray]:
+    """``leaf(g, *slots, **scalars)`` evaluated on NumPy: the leaf traced to a jaxpr (no
+    compilation), each equation then run by its NumPy function, in its output's dtype. Why: run
+    eagerly by jax, each primitive of the leaf is compiled on its own, about 0.2 s for Adam's
+    leaf once per process, which the first compiled step paid; this takes a few milliseconds.
+    Raises ``_NotOnNumpy`` for a primitive outside ``_NUMPY_PRIMITIVES``.
+
+    >>> leaf_on_numpy(lambda g, h, *, lr: (-lr * g / jnp.sqrt(h),), {"lr": np.float32(0.5)},
+    ...               np.array([1.0, 2.0], np.float32), [np.array([4.0, 1.0], np.float32)])
+    [array([-0.25, -1.  ], dtype=float32)]
+    """
+    closed = jax.make_jaxpr(lambda g, *slots: leaf(g, *slots, **scalars))(g, *slots)
+    with np.errstate(all="ignore"):
+        return _eval_jaxpr(closed.jaxpr, closed.consts, [g, *slots])
+
+
+def _eval_jaxpr(jaxpr: Any, consts: Sequence[Any], args: Sequence[Any]) -> list[np.ndarray]:
+    env: dict[Any, np.ndarray] = {}
+
+    def read(v: Any) -> np.ndarray:
+        # A literal carries its value; a variable was written by an earlier equation.
+        return np.asarray(v.val, v.aval.dtype) if hasattr(v, "val") else env[v]
+
+    for v, x in zip((*jaxpr.constvars, *jaxpr.invars), (*consts, *args)):
+        env[v] = np.asarray(x)
+    for eqn in jaxpr.eqns:
+        xs = [read(v) for v in eqn.invars]
+        name, params = eqn.primitive.name, eqn.params
+        if name in _NUMPY_PRIMITIVES:
+            outs = [_NUMPY_PRIMITIVES[name](*xs)]
+        elif name == "integer_pow":
+            outs = [np.power(xs[0], params["y"])]
+        elif name == "convert_element_type":
+            outs = [xs[0].astype(params["new_dtype"])]
+        elif name in ("pjit", "jit", "closed_call") and hasattr(params.get("jaxpr"), "jaxpr"):
+            outs = _eval_jaxpr(params["jaxpr"].jaxpr, params["jaxpr"].consts, xs)
+        else:
+            raise _NotOnNumpy(name)
+        for v, x in zip(eqn.outvars, outs):
+            env[v] = np.asarray(x).astype(v.aval.dtype, copy=False)
+    return [read(v) for v in jaxpr.outvars]
 
 
 def _covered(g: Any, slots: Sequence[Any], p: Any) -> bool:

@@ -17,8 +17,9 @@ import functools
 import importlib.machinery
 import logging
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -60,6 +61,36 @@ class Library:
     info: str
     error: str | None
     kernels: Mapping[str, Kernel] = dataclasses.field(default_factory=dict)
+    #: The opened library (ctypes), for :meth:`run_f32`; None when it did not open.
+    cdll: Any = dataclasses.field(default=None, repr=False, compare=False)
+
+    def run_f32(
+        self,
+        kernel: Kernel,
+        scalars: np.ndarray,
+        w: np.ndarray,
+        g: np.ndarray,
+        slots: Sequence[np.ndarray],
+    ) -> None:
+        """Run ``kernel``'s f32 loop (of the instruction set the handlers use) on NumPy arrays
+        on this thread, updating ``w`` and ``slots`` in place: no XLA, so nothing to compile
+        (the formula probe's kernel side). ``scalars`` in ``kernel.scalars``' order."""
+        if any(
+            x.dtype != np.float32 or not x.flags.c_contiguous or not x.flags.writeable
+            for x in (w, *slots)
+        ):
+            raise ValueError("run_f32: W and the slots must be writeable, contiguous float32")
+        scalars, g = (np.ascontiguousarray(x, np.float32) for x in (scalars, g))
+        if len(slots) != kernel.slots or any(x.size != w.size for x in (g, *slots)):
+            raise ValueError(f"run_f32: {kernel.name} takes g and {kernel.slots} slots of W's size")
+        if scalars.size != len(kernel.scalars):
+            raise ValueError(f"run_f32: {kernel.name} takes {len(kernel.scalars)} scalars")
+        ptr = ctypes.POINTER(ctypes.c_float)
+        slot_ptrs = (ptr * 2)(*(x.ctypes.data_as(ptr) for x in slots))
+        index = list(self.kernels).index(kernel.name)
+        args = [x.ctypes.data_as(ptr) for x in (scalars, w, g)]
+        if self.cdll.JaxlearnKernelRunF32(index, *args, slot_ptrs, w.size) != 0:
+            raise ValueError(f"the library has no kernel {kernel.name!r}")
 
     @property
     def bit_exact(self) -> bool:
@@ -111,6 +142,11 @@ def load() -> Library:
         ):
             fn.restype = restype
         lib.JaxlearnKernelHandler.argtypes = [ctypes.c_int]
+        ptr = ctypes.POINTER(ctypes.c_float)
+        lib.JaxlearnKernelRunF32.restype = ctypes.c_int
+        lib.JaxlearnKernelRunF32.argtypes = [
+            ctypes.c_int, ptr, ptr, ptr, ctypes.POINTER(ptr), ctypes.c_int64
+        ]
         info = lib.JaxlearnKernelsInfo().decode()
         kernels = parse_table(lib.JaxlearnKernelTable().decode())
         for i, kernel in enumerate(kernels.values()):
@@ -118,7 +154,7 @@ def load() -> Library:
             ffi.register_ffi_target(kernel.target, ffi.pycapsule(handler), platform="cpu")
     except Exception as err:  # a library from another jaxlib or jaxlearn, a missing symbol, ...
         return Library(str(path), "", f"could not load {path.name}: {err}")
-    return Library(str(path), info, _smoke_test(ffi, kernels), kernels)
+    return Library(str(path), info, _smoke_test(ffi, kernels), kernels, lib)
 
 
 def _smoke_test(ffi, kernels: Mapping[str, Kernel]) -> str | None:

@@ -346,7 +346,7 @@ constexpr XLA_FFI_Handler* kHandlers[kNumKernels] = {JAXLEARN_KERNELS(JL_HANDLER
 }  // namespace
 }  // namespace jaxlearn_native
 
-// ---- what the library exports: the loader (_library.py) reads these three with ctypes ----
+// ---- what the library exports: the loader (_library.py) reads these four with ctypes ----
 
 // The table, one line per kernel: "<name> <slots> <scalar> <scalar> ...".
 extern "C" const char* JaxlearnKernelTable() {
@@ -364,6 +364,20 @@ extern "C" const char* JaxlearnKernelTable() {
 extern "C" void* JaxlearnKernelHandler(int i) {
   if (i < 0 || i >= jaxlearn_native::kNumKernels) return nullptr;
   return reinterpret_cast<void*>(jaxlearn_native::kHandlers[i]);
+}
+
+// The f32 loop of the table's i-th kernel, of the chosen instruction set, over n elements in
+// place, on the calling thread (no XLA): what the formula probe (_dispatch.py) runs the rule's
+// `leaf` against. `slots` holds the kernel's state slots (as many as its row says). Returns 0,
+// or -1 for an i past the table.
+extern "C" int JaxlearnKernelRunF32(int i, const float* scalars, float* w, const float* g,
+                                    float* const* slots, int64_t n) {
+  using namespace jaxlearn_native;
+  if (i < 0 || i >= kNumKernels) return -1;
+  void* st[2] = {nullptr, nullptr};
+  for (int j = 0; j < kKernels[i].slots; ++j) st[j] = slots[j];
+  ChosenIsa().table[i][kF32](scalars, w, g, st, 0, n);
+  return 0;
 }
 
 // "<isa>;fma=<0|1>": what jaxlearn.optim.native_status() reports. `fma` says whether the loops

@@ -28,21 +28,18 @@ inline uint32_t Select(bool c, uint32_t a, uint32_t b) {
 
 // T: the stored type; C: the compute type; kNarrow: whether the update is rounded to T before
 // W + update (as the XLA path rounds it for bf16/f16 leaves).
-struct F32 {
-  using T = float;
-  using C = float;
+//
+// f32 and f64 are computed in their own type: loading and storing are the identity.
+template <typename Float>
+struct Wide {
+  using T = Float;
+  using C = Float;
   static constexpr bool kNarrow = false;
   static inline C Load(T x) { return x; }
   static inline T Store(C x) { return x; }
 };
-
-struct F64 {
-  using T = double;
-  using C = double;
-  static constexpr bool kNarrow = false;
-  static inline C Load(T x) { return x; }
-  static inline T Store(C x) { return x; }
-};
+using F32 = Wide<float>;
+using F64 = Wide<double>;
 
 // bfloat16: the high half of a float32. Rounding to nearest even; NaN stays a (quiet) NaN.
 struct BF16 {
