@@ -31,6 +31,9 @@ def test_committed_notebook_carries_figures(path):
     assert not errors
 
 
+# Each runs in its own Jupyter kernel (3.5 min of the test time on 2 cores): the README's third
+# test command runs them with the multi-process tests, so the second stays within 8 minutes.
+@pytest.mark.notebooks
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
 def test_notebook_runs_in_quick_mode(path, monkeypatch):
     monkeypatch.setenv("JAXLEARN_QUICK", "1")
