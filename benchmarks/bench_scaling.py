@@ -246,8 +246,10 @@ def processes_rows(quick: bool = False, rounds: int = 2) -> list[dict]:
         for k, (_, p, d, batch) in enumerate(layouts):
             got = _launch(p, d, batch, quick)
             best[k] = {r: min(v, best.get(k, got)[r]) for r, v in got.items()}
-    base = {batch: best[k] for k, (_, p, _, batch) in reversed(list(enumerate(layouts)))
-            if p == 1}  # fmt: skip
+    base: dict[int, dict] = {}  # the first 1-process run of each global batch
+    for k, (_, p, _, batch) in enumerate(layouts):
+        if p == 1:
+            base.setdefault(batch, best[k])
     out = []
     for k, (label, p, d, batch) in enumerate(layouts):
         for rule in [*BOOK_RULES, "mean"]:

@@ -9,8 +9,7 @@ program costs no more).
 The ratio compares the best of :data:`ROUNDS` interleaved runs of each (one trial, then K
 trials, the order swapped every round), each over the whole budget: on this machine a single
 pair of runs moved it by up to 25 % (one trial of ``mnist_autoencoder`` took 0.63 and 0.85 ms
-per step in two runs a minute apart), and runs of a few evaluation blocks weigh the first
-blocks after compilation (new buffers, first touches), which K = 16 pays sixteen times.
+per step in two runs a minute apart).
 
     .venv/bin/python -m benchmarks.run --only suite
 """
@@ -57,14 +56,14 @@ def vmapped_ratio(problem, k: int, rounds: int = ROUNDS) -> tuple[float, float, 
     """``(ratio, one, compile)``: the seconds per step of ``k`` trials in one program over
     ``k`` times one trial's, each the best of ``rounds`` interleaved runs (the order swapped
     every round); one trial's best seconds per step and its compile time."""
-    ones, manys, compiles = [], [], []
+    ones, manys, compile_s = [], [], None
     for r in range(rounds):
         for size in (1, k) if r % 2 == 0 else (k, 1):
-            step, compile_s, _ = _trials(problem, size)
+            step, compiled, _ = _trials(problem, size)
             (ones if size == 1 else manys).append(step)
-            if size == 1:
-                compiles.append(compile_s)
-    return min(manys) / (k * min(ones)), min(ones), compiles[0]
+            if size == 1 and compile_s is None:  # the first run of the program compiles it
+                compile_s = compiled
+    return min(manys) / (k * min(ones)), min(ones), compile_s
 
 
 def rows(quick: bool = False) -> list[dict]:
