@@ -299,9 +299,25 @@ def scenario_train(out: Path, restore: str) -> None:
         print(json.dumps(results), flush=True)
 
 
+def lowered_threads() -> list[list]:
+    """``[unnamed, wait channel, niceness]`` of each of this process's threads whose niceness
+    is not the process's (the ones ``initialize_from_env`` lowered); ``unnamed``: the thread
+    carries the process's name."""
+    base, out = os.getpriority(os.PRIO_PROCESS, 0), []
+    name = Path(f"/proc/self/task/{os.getpid()}/comm").read_text()
+    for tid in sorted(int(t) for t in os.listdir("/proc/self/task")):
+        nice = os.getpriority(os.PRIO_PROCESS, tid)
+        if nice != base:
+            task = f"/proc/self/task/{tid}"
+            out.append([Path(task, "comm").read_text() == name,
+                        Path(task, "wchan").read_text().strip(), nice])  # fmt: skip
+    return out
+
+
 def scenario_rules(out: Path) -> None:
     results: dict = {"processes": processes.process_count(), "devices": jax.device_count(),
-                     "local_devices": jax.local_device_count()}  # fmt: skip
+                     "local_devices": jax.local_device_count(),
+                     "lowered_threads": processes.gather(lowered_threads())}  # fmt: skip
     start = time.perf_counter()
     check_rules(out, results, zero1=False)
     results["seconds"] = {"rules": round(time.perf_counter() - start, 1)}

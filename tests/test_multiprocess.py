@@ -191,6 +191,20 @@ def test_adams_amplified_rounding_is_bounded_by_the_one_process_8_device_differe
     assert noisy, "the book's eps amplifies nothing here: the test has no power"
 
 
+def test_gloos_socket_thread_runs_at_the_lowest_priority_in_every_process(two_by_one):
+    """initialize_from_env lowered one thread per process, to nice 19: gloo's socket thread
+    (unnamed, so it carries the process's name; waiting in epoll_wait, or running). At its
+    normal priority it busy-waits on a core the other process's computation needs
+    (jaxlearn/train/socket_thread.py)."""
+    results, _ = two_by_one
+    lowered = results["lowered_threads"]
+    assert len(lowered) == 2, lowered
+    for threads in lowered:
+        assert len(threads) == 1, lowered
+        ((unnamed, wchan, nice),) = threads
+        assert unnamed and wchan in ("do_epoll_wait", "0") and nice == 19, lowered
+
+
 def test_dropout_masks_and_errors_over_processes(runs):
     """Dropout over the processes' devices draws the global batch's masks; a batch the devices
     do not divide, and a device count the processes do not divide, are one line each."""
