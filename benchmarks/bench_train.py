@@ -221,7 +221,6 @@ def time_search(data, trials: int, epochs: int, repeats: int = 2) -> tuple[float
     def vmapped(share=False):
         key = k_train if share else keys
         hp = {"lr": lr, "weight_decay": wd}
-        hp = {"lr": lr, "weight_decay": wd}
         r = train_many(net, params, state, opt, search_data, key=key, hyperparams=hp,
                        share_batches=share, **kw)  # fmt: skip
         jax.block_until_ready(r.params)
