@@ -17,9 +17,13 @@ pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="re
 
 
 def _start(wait) -> tuple[threading.Thread, threading.Event]:
-    """A thread that runs ``wait(stop)`` (blocking until ``stop`` is set); its thread id."""
+    """A started thread that runs ``wait(stop)`` (blocking until ``stop`` is set), and ``stop``.
+    It carries the process's name, as gloo's does (Python 3.14 and later name their threads
+    after ``Thread.name``)."""
     stop = threading.Event()
-    thread = threading.Thread(target=wait, args=(stop,), daemon=True)
+    with open(f"/proc/self/task/{os.getpid()}/comm") as f:
+        name = f.read().strip()
+    thread = threading.Thread(target=wait, args=(stop,), daemon=True, name=name)
     thread.start()
     return thread, stop
 
