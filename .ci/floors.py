@@ -119,6 +119,7 @@ TESTS: dict[str, tuple[str, tuple[str, ...]]] = {
 #: Test modules the floors run leaves out: the dependency API they use is the one the tests
 #: above already exercise on the floors, or they use none.
 NOT_ON_FLOORS = {
+    "tests/test_socket_thread.py": "Python's os and /proc only: no dependency's API",
     "tests/test_multiprocess.py": "jax.distributed on localhost: the mesh and sharding APIs "
     "test_distributed proves on the floors, plus minutes of process start-up; run once, on the "
     "main environment",
