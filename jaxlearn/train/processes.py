@@ -272,9 +272,8 @@ def initialize_from_env(
         long a process that ends waits for the others (default 60; JAX's: 300).
       socket_thread_nice: the niceness given to gloo's socket thread on CPU (default 19, the
         lowest priority; None leaves it at the process's). The thread busy-waits while the
-        other processes' data waits for this one, on a core the computation needs: on 2
-        cores, a step of 2 processes took 3.0 ms with it at 0 and 1.0-1.2 ms at 19
-        (:mod:`jaxlearn.train.socket_thread`).
+        other processes' data waits for this one, on a core the computation needs (why and
+        how it is found: :mod:`jaxlearn.train.socket_thread`).
       environ: the variables to read (default ``os.environ``).
 
     Equivalent to ``jax.distributed.initialize(coordinator, N, i, ...)`` with the values from

@@ -5,11 +5,10 @@ has one gloo thread that services the sockets (``gloo::transport::tcp::Loop::run
 ``epoll_wait`` loop). When the other process's part of an all-reduce arrives before this
 process has posted its own receive (it is still computing its gradient), the socket stays
 readable and the thread returns from ``epoll_wait`` at once, again and again: it busy-waits,
-on one of the cores the computation needs. Measured on a 2-core machine (2 processes x 1
-device, the book's comparison at global batch 128, ``docs/scaling.md``): 2.99 ms a step at
-normal priority, 1.0-1.2 ms with the thread at nice 19, against 1.2 ms for 1 process x 8
-devices.
-A lower priority leaves the thread all the time that no computation wants.
+on one of the cores the computation needs. A lower priority leaves the thread all the time
+that no computation wants: on a 2-core machine, 2 processes then step about as fast as 1
+(the measurements and how the cause was found: ``docs/scaling.md``, "Multi-process
+overhead").
 
 The thread is found without a name of its own (gloo does not name it, so it carries the
 process's name) asleep in ``epoll_wait``, among the threads that JAX's CPU backend started:
