@@ -24,11 +24,14 @@ faster of the two being the machine's rate for 3 arrays.
 ``axpy share`` is a row's bandwidth (the arrays its rule must move: SGD 3, Adam 7, the others 5)
 over the axpy's. ``target`` checks the targets on the rows they concern. The native results are
 checked against the XLA path's on every run. :func:`loop_rows` times tree (iii) inside a
-compiled ``fori_loop`` (no per-step dispatch), as ``train()`` runs a step.
+compiled ``fori_loop`` (no per-step dispatch), as ``train()`` runs a step; :func:`sync_rows`
+times one leaf blocked after every step and dispatched a few steps at a time; and
+:func:`dispatch_rows` the jit identity by tree size (what passing a tree costs per leaf).
 """
 
 from __future__ import annotations
 
+import statistics
 import time
 
 import jax
@@ -173,49 +176,214 @@ def trees(quick: bool) -> dict[str, list[tuple[int, ...]]]:
     }
 
 
-def loop_rows(quick: bool = False, rules: tuple[str, ...] = ("sgd", "adam")) -> list[dict]:
-    """Tree (iii) inside a compiled loop: ``lax.fori_loop`` over ``update_and_apply`` (default
-    path, native) against the same loop in flat mode, per step, compile time apart (no
-    per-step dispatch: how ``train()`` runs a step)."""
+#: The two loop lengths behind a step's cost in a compiled loop: (T(110) - T(10)) / 100. One
+#: call of a loop also passes the tree's arrays in and out (on tree (iii) about as long as a
+#: dispatched step), and a single loop length would spread that over its steps (over 10 steps
+#: it was most of the "per step" time).
+LOOP_LENGTHS = (10, 110)
+
+
+def _loop_runners(name: str, step, params, state, grads) -> list[_Runner]:
+    """Two runners of one compiled ``lax.fori_loop`` of ``step(params, state, grads) -> (params,
+    state)`` (the step count a traced argument), at each of :data:`LOOP_LENGTHS`, each on its
+    own copy of ``params`` and ``state``."""
+
+    def run(params, state, grads, steps):
+        return jax.lax.fori_loop(0, steps, lambda _, c: step(c[0], c[1], grads), (params, state))
+
+    t0 = time.perf_counter()
+    compiled = jax.jit(run, donate_argnums=(0, 1)).lower(params, state, grads, 0).compile()
+    compile_s = time.perf_counter() - t0
+    out = []
+    for steps in LOOP_LENGTHS:
+        copy = jax.tree.map(jnp.copy, (params, state))
+        n = jnp.int32(steps)
+        runner = _Runner(
+            f"{name} x{steps}", lambda p, s, g, n=n: compiled(p, s, g, n), *copy, grads
+        )
+        runner.compile_s, runner.steps = compile_s, steps
+        out.append(runner)
+    return out
+
+
+def _opt_loop_runners(name: str, opt, params, grads) -> list[_Runner]:
+    """:func:`_loop_runners` of ``opt.update_and_apply``."""
+
+    def step(params, state, grads):
+        return opt.update_and_apply(grads, state, params)
+
+    return _loop_runners(name, step, params, opt.init(params), grads)
+
+
+def loop_rows(quick: bool = False, rules: tuple[str, ...] | None = None) -> list[dict]:
+    """Tree (iii) inside a compiled ``lax.fori_loop`` (how ``train()`` runs a step, with nothing
+    dispatched per step): ``update_and_apply`` on the default path (native) and in flat mode,
+    per step, from two loop lengths (:data:`LOOP_LENGTHS`); ``call ms`` is what one call costs
+    around its loop. PyTorch's fused step (dispatched per step, as PyTorch runs it) is timed in
+    the same rounds for ``time/torch fused``."""
     shapes = [(1000,)] * (200 if quick else 2000)
-    steps = 10
+    n = 1000 * len(shapes)
+    rules = rules or (("sgd", "adam") if quick else tuple(RULES))
     out = []
     for rule in rules:
-        make_jl = RULES[rule][0]
+        make_jl, _, n_arrays = RULES[rule]
         g = _make_tree(shapes, 1)
-        runners = []
-        for name, opt, params, grads in (
-            ("jaxlearn, in a loop", make_jl(), _make_tree(shapes, 0), g),
-            ("jaxlearn flat, in a loop", flat(make_jl()), ravel(_make_tree(shapes, 0))[0],
-             ravel(g)[0]),
-        ):  # fmt: skip
-
-            def run(params, state, grads, opt=opt):
-                def body(_, carry):
-                    return opt.update_and_apply(grads, carry[1], carry[0])
-
-                return jax.lax.fori_loop(0, steps, body, (params, state))
-
-            state = opt.init(params)
-            t0 = time.perf_counter()
-            compiled = jax.jit(run, donate_argnums=(0, 1)).lower(params, state, grads).compile()
-            runner = _Runner(name, compiled, params, state, grads)
-            runner.compile_s = time.perf_counter() - t0
-            runners.append(runner)
-        protocol.interleave([(runners, None)], rounds=3 if quick else 9, warmup=1)
-        med = protocol.medians(runners)
-        for run in runners:
+        fg = ravel(g)[0]
+        impls = {
+            "jaxlearn, in a loop": _opt_loop_runners(
+                "jaxlearn", make_jl(), _make_tree(shapes, 0), g
+            ),
+            "jaxlearn flat, in a loop": _opt_loop_runners(
+                "flat", flat(make_jl()), ravel(_make_tree(shapes, 0))[0], fg
+            ),
+            # In-place axpys y <- y + s x over the same elements in one buffer, the reference
+            # rate for 3 arrays in a loop: XLA's (its loop inside a while body runs on one
+            # thread), and the native SGD kernel's over one buffer (flat SGD: W <- W - lr g).
+            "jax axpy, in a loop": _loop_runners(
+                "axpy", lambda y, s, x: (y + 0.999 * x, s), jnp.ones(n), (), jnp.full(n, 1e-3)
+            ),
+            "native axpy (flat SGD), in a loop": _opt_loop_runners(
+                "native axpy", flat(RULES["sgd"][0]()), ravel(_make_tree(shapes, 0))[0], fg
+            ),
+        }
+        torch_runners = [
+            r
+            for r in torch_optim.runners(
+                rule, [np.asarray(x) for x in _make_tree(shapes, 0)], [np.asarray(x) for x in g]
+            )
+            if r.name == "torch fused"
+        ]
+        protocol.interleave(
+            [([r for rs in impls.values() for r in rs], None), (torch_runners, None)],
+            rounds=3 if quick else 9,
+            warmup=1,
+        )
+        per_step, call = {}, {}
+        for impl, (short, long) in impls.items():
+            t_short, t_long = (statistics.median(r.times) for r in (short, long))
+            per_step[impl] = (t_long - t_short) / (long.steps - short.steps)
+            call[impl] = t_short - short.steps * per_step[impl]
+        torch_ref = statistics.median(torch_runners[0].times) if torch_runners else None
+        axpys = ("jax axpy, in a loop", "native axpy (flat SGD), in a loop")
+        axpy_gbs = 3 * 4 * n / min(per_step[a] for a in axpys) / 1e9
+        for impl, (short, _) in impls.items():
+            gbs = (3 if "axpy" in impl else n_arrays) * 4 * n / per_step[impl] / 1e9
             out.append(
                 {
                     "tree": f"(iii) {len(shapes)} x 1000",
                     "rule": rule,
-                    "impl": run.name,
-                    "ms per step": 1e3 * med[run.name] / steps,
-                    "time/flat": med[run.name] / med["jaxlearn flat, in a loop"],
-                    "compile_s": run.compile_s,
+                    "impl": impl,
+                    "ms per step": 1e3 * per_step[impl],
+                    "GB/s": gbs,
+                    "axpy share": gbs / axpy_gbs,
+                    "time/flat": per_step[impl] / per_step["jaxlearn flat, in a loop"],
+                    "time/torch fused": None if torch_ref is None else per_step[impl] / torch_ref,
+                    "call ms": 1e3 * call[impl],
+                    "compile_s": short.compile_s,
+                }
+            )
+        if torch_ref is not None:
+            out.append(
+                {
+                    "tree": f"(iii) {len(shapes)} x 1000",
+                    "rule": rule,
+                    "impl": "torch fused",
+                    "ms per step": 1e3 * torch_ref,
+                    "GB/s": n_arrays * 4 * n / torch_ref / 1e9,
+                    "time/torch fused": 1.0,
                 }
             )
         jax.clear_caches()
+    return out
+
+
+#: Steps dispatched back to back before one wait, in :func:`sync_rows`.
+BACK_TO_BACK = 5
+
+
+class _BackToBack(_Runner):
+    """A runner that dispatches ``k`` steps before it waits, and records the time per step."""
+
+    def __init__(self, runner, k: int):
+        self.__dict__.update(runner.__dict__)
+        self.name, self.times, self.first_s, self.k = f"{runner.name} x{k}", [], None, k
+
+    def run(self, timed: bool) -> None:
+        t0 = time.perf_counter()
+        for _ in range(self.k):
+            self.params, self.state = self.step(self.params, self.state, self.grads)
+        jax.block_until_ready((self.params, self.state))
+        dt = (time.perf_counter() - t0) / self.k
+        if self.first_s is None:
+            self.first_s = dt
+        elif timed:
+            self.times.append(dt)
+
+
+def sync_rows(quick: bool = False) -> list[dict]:
+    """Trees (i) and (ii): each step timed blocked (a wait after every call, as the main table
+    times it) and :data:`BACK_TO_BACK` at a time (one wait), for jaxlearn's fused step and jax's
+    axpy over the same elements, beside PyTorch's fused step and ``add_`` (synchronous either
+    way), in the same rounds: what the wait after each call costs a jax step."""
+    out = []
+    for label, shapes in list(trees(quick).items())[:2]:
+        n = int(sum(np.prod(s, dtype=np.int64) for s in shapes))
+        for rule in TORCH_FUSED:
+            make_jl = RULES[rule][0]
+            grads = _make_tree(shapes, 1)
+            on = native.native_available()
+            # Each runner steps its own params (the jax ones are donated).
+            jl_each = _jax_runner("jaxlearn", make_jl(), _make_tree(shapes, 0), grads, on)
+            jl_k = _jax_runner("jaxlearn", make_jl(), _make_tree(shapes, 0), grads, on)
+            ax_each = _axpy_runner(n)
+            jax_runners = [
+                jl_each, _BackToBack(jl_k, BACK_TO_BACK), ax_each,
+                _BackToBack(_axpy_runner(n), BACK_TO_BACK),
+            ]  # fmt: skip
+            torch_runners = [
+                r
+                for r in torch_optim.runners(
+                    rule,
+                    [np.asarray(x) for x in _make_tree(shapes, 0)],
+                    [np.asarray(g) for g in grads],
+                )
+                if r.name == "torch fused"
+            ]
+            torch_axpy = torch_optim.axpy_runner(n)
+            if torch_axpy is not None:
+                torch_runners.append(torch_axpy)
+            protocol.interleave(
+                [(jax_runners, lambda ax=ax_each: ax.run(timed=False)), (torch_runners, None)],
+                rounds=3 if quick else 12,
+            )
+            med = protocol.medians(jax_runners + torch_runners)
+            for jax_name, torch_name in (("jaxlearn", "torch fused"), ("jax axpy", "torch axpy")):
+                ref = med.get(torch_name)
+                k_time = med[f"{jax_name} x{BACK_TO_BACK}"]
+                out.append(
+                    {
+                        "tree": label,
+                        "rule": rule if jax_name == "jaxlearn" else "axpy",
+                        "jax blocked ms": 1e3 * med[jax_name],
+                        f"jax {BACK_TO_BACK} at a time ms": 1e3 * k_time,
+                        "torch ms": None if ref is None else 1e3 * ref,
+                        "blocked/torch": None if ref is None else med[jax_name] / ref,
+                        f"{BACK_TO_BACK} at a time/torch": None if ref is None else k_time / ref,
+                    }
+                )
+            jax.clear_caches()
+    return out
+
+
+def dispatch_rows(quick: bool = False) -> list[dict]:
+    """What a donated jit that returns its params unchanged (a gradient passed in with each
+    leaf) costs per leaf as the tree grows: the floor of any dispatched per-leaf step."""
+    out = []
+    for count in (250, 500) if quick else (1000, 2000, 4000, 8000):
+        runner = _identity_runner([(1000,)] * count)
+        protocol.interleave([([runner], None)], rounds=3 if quick else 10)
+        t = statistics.median(runner.times)
+        out.append({"leaves": count, "ms": 1e3 * t, "us per leaf": 1e6 * t / count})
     return out
 
 
@@ -236,6 +404,10 @@ def rows(quick: bool = False, rules: list[str] | None = None) -> list[dict]:
 
     print("\nTree (iii) in a compiled loop (per step):\n")
     print_table(loop_rows(quick), LOOP_COLUMNS)
+    print("\nTree (i), each step waited for, or dispatched back to back:\n")
+    print_table(sync_rows(quick), SYNC_COLUMNS)
+    print("\nA donated jit identity (params and gradients in, params out) by tree size:\n")
+    print_table(dispatch_rows(quick), DISPATCH_COLUMNS)
     return out
 
 
@@ -257,6 +429,20 @@ LOOP_COLUMNS = [
     ("rule", "{}"),
     ("impl", "{}"),
     ("ms per step", "{:.3f}"),
+    ("GB/s", "{:.1f}"),
+    ("axpy share", "{:.0%}"),
     ("time/flat", "{:.2f}"),
+    ("time/torch fused", "{:.2f}"),
+    ("call ms", "{:.1f}"),
     ("compile_s", "{:.1f}"),
 ]
+SYNC_COLUMNS = [
+    ("tree", "{}"),
+    ("rule", "{}"),
+    ("jax blocked ms", "{:.3f}"),
+    (f"jax {BACK_TO_BACK} at a time ms", "{:.3f}"),
+    ("torch ms", "{:.3f}"),
+    ("blocked/torch", "{:.3f}"),
+    (f"{BACK_TO_BACK} at a time/torch", "{:.3f}"),
+]
+DISPATCH_COLUMNS = [("leaves", "{}"), ("ms", "{:.2f}"), ("us per leaf", "{:.2f}")]
