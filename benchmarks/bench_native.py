@@ -46,7 +46,7 @@ from jaxlearn.optim import flat, fused_step, native, ravel
 TORCH_FUSED = ("sgd", "momentum", "nesterov", "adagrad", "adam")
 
 
-def _jax_runner(name, opt, params, grads, on: bool) -> _Runner:
+def _jax_runner(name, opt, params, grads, on: bool, per_call: int = 1) -> _Runner:
     """A donated jitted step, traced and compiled now with the kernels on or off; its
     ``first_s`` is trace + compile + the first call (inputs ready beforehand)."""
     params, state, grads = jax.block_until_ready((params, opt.init(params), grads))
@@ -54,7 +54,7 @@ def _jax_runner(name, opt, params, grads, on: bool) -> _Runner:
     with native.use_kernels(on):
         compiled = fused_step(opt).lower(params, state, grads).compile()
     compile_s = time.perf_counter() - t0
-    runner = _Runner(name, compiled, params, state, grads)
+    runner = _Runner(name, compiled, params, state, grads, per_call)
     runner.run(timed=False)
     runner.first_s += compile_s
     return runner
@@ -66,16 +66,33 @@ def _identity_runner(shapes) -> _Runner:
     return _Runner("jit identity", step, _make_tree(shapes, 0), (), _make_tree(shapes, 1))
 
 
-def _axpy_runner(n: int) -> _Runner:
+def _axpy_runner(n: int, name: str = "jax axpy", per_call: int = 1) -> _Runner:
     """jax's in-place axpy ``y <- y + s x`` over ``n`` float32, ``y`` donated."""
     step = jax.jit(lambda y, x, s: y + s * x, donate_argnums=(0,))
     x = jnp.full((n,), 1e-3, jnp.float32)
-    return _Runner("jax axpy", lambda y, xx, s: (step(y, xx, s), xx), jnp.ones(n), x, 0.999)
+
+    def axpy(y, xx, s):
+        return step(y, xx, s), xx
+
+    return _Runner(name, axpy, jnp.ones(n), x, 0.999, per_call)
+
+
+def _elements(shapes: list) -> int:
+    """The number of elements of a tree of these shapes."""
+    return int(sum(np.prod(s, dtype=np.int64) for s in shapes))
+
+
+def _torch_fused(rule: str, shapes: list, grads: list) -> list:
+    """PyTorch's fused runner for ``rule`` on a fresh copy of the params, or [] (no torch, or
+    no fused form)."""
+    params = [np.asarray(x) for x in _make_tree(shapes, 0)]
+    found = torch_optim.runners(rule, params, [np.asarray(g) for g in grads])
+    return [r for r in found if r.name == "torch fused"]
 
 
 def bench_case(label: str, shapes: list, rule: str, rounds: int, many: bool) -> list[dict]:
     make_jl, make_optax, n_arrays = RULES[rule]
-    n = int(sum(np.prod(s, dtype=np.int64) for s in shapes))
+    n = _elements(shapes)
     grads = _make_tree(shapes, 1)
     jax_runners = []
     if native.native_available():
@@ -246,13 +263,7 @@ def loop_rows(quick: bool = False, rules: tuple[str, ...] | None = None) -> list
                 "native axpy", flat(RULES["sgd"][0]()), ravel(_make_tree(shapes, 0))[0], fg
             ),
         }
-        torch_runners = [
-            r
-            for r in torch_optim.runners(
-                rule, [np.asarray(x) for x in _make_tree(shapes, 0)], [np.asarray(x) for x in g]
-            )
-            if r.name == "torch fused"
-        ]
+        torch_runners = _torch_fused(rule, shapes, g)
         protocol.interleave(
             [([r for rs in impls.values() for r in rs], None), (torch_runners, None)],
             rounds=3 if quick else 9,
@@ -301,25 +312,6 @@ def loop_rows(quick: bool = False, rules: tuple[str, ...] | None = None) -> list
 BACK_TO_BACK = 5
 
 
-class _BackToBack(_Runner):
-    """A runner that dispatches ``k`` steps before it waits, and records the time per step."""
-
-    def __init__(self, runner, k: int):
-        self.__dict__.update(runner.__dict__)
-        self.name, self.times, self.first_s, self.k = f"{runner.name} x{k}", [], None, k
-
-    def run(self, timed: bool) -> None:
-        t0 = time.perf_counter()
-        for _ in range(self.k):
-            self.params, self.state = self.step(self.params, self.state, self.grads)
-        jax.block_until_ready((self.params, self.state))
-        dt = (time.perf_counter() - t0) / self.k
-        if self.first_s is None:
-            self.first_s = dt
-        elif timed:
-            self.times.append(dt)
-
-
 def sync_rows(quick: bool = False) -> list[dict]:
     """Trees (i) and (ii): each step timed blocked (a wait after every call, as the main table
     times it) and :data:`BACK_TO_BACK` at a time (one wait), for jaxlearn's fused step and jax's
@@ -327,28 +319,22 @@ def sync_rows(quick: bool = False) -> list[dict]:
     way), in the same rounds: what the wait after each call costs a jax step."""
     out = []
     for label, shapes in list(trees(quick).items())[:2]:
-        n = int(sum(np.prod(s, dtype=np.int64) for s in shapes))
+        n = _elements(shapes)
         for rule in TORCH_FUSED:
             make_jl = RULES[rule][0]
             grads = _make_tree(shapes, 1)
             on = native.native_available()
+            k = f"x{BACK_TO_BACK}"
             # Each runner steps its own params (the jax ones are donated).
-            jl_each = _jax_runner("jaxlearn", make_jl(), _make_tree(shapes, 0), grads, on)
-            jl_k = _jax_runner("jaxlearn", make_jl(), _make_tree(shapes, 0), grads, on)
             ax_each = _axpy_runner(n)
             jax_runners = [
-                jl_each, _BackToBack(jl_k, BACK_TO_BACK), ax_each,
-                _BackToBack(_axpy_runner(n), BACK_TO_BACK),
+                _jax_runner("jaxlearn", make_jl(), _make_tree(shapes, 0), grads, on),
+                _jax_runner(f"jaxlearn {k}", make_jl(), _make_tree(shapes, 0), grads, on,
+                            BACK_TO_BACK),
+                ax_each,
+                _axpy_runner(n, f"jax axpy {k}", BACK_TO_BACK),
             ]  # fmt: skip
-            torch_runners = [
-                r
-                for r in torch_optim.runners(
-                    rule,
-                    [np.asarray(x) for x in _make_tree(shapes, 0)],
-                    [np.asarray(g) for g in grads],
-                )
-                if r.name == "torch fused"
-            ]
+            torch_runners = _torch_fused(rule, shapes, grads)
             torch_axpy = torch_optim.axpy_runner(n)
             if torch_axpy is not None:
                 torch_runners.append(torch_axpy)
@@ -359,7 +345,7 @@ def sync_rows(quick: bool = False) -> list[dict]:
             med = protocol.medians(jax_runners + torch_runners)
             for jax_name, torch_name in (("jaxlearn", "torch fused"), ("jax axpy", "torch axpy")):
                 ref = med.get(torch_name)
-                k_time = med[f"{jax_name} x{BACK_TO_BACK}"]
+                k_time = med[f"{jax_name} {k}"]
                 out.append(
                     {
                         "tree": label,
@@ -388,8 +374,8 @@ def dispatch_rows(quick: bool = False) -> list[dict]:
 
 
 def rows(quick: bool = False, rules: list[str] | None = None) -> list[dict]:
-    """The section's rows (the protocol ``benchmarks.run`` calls), then :func:`loop_rows`
-    printed as their own table."""
+    """The section's rows (the protocol ``benchmarks.run`` calls), then :func:`loop_rows`,
+    :func:`sync_rows` and :func:`dispatch_rows`, each printed as its own table."""
     print(native.native_status())
     why = torch_optim.unavailable()
     print(f"torch: {why}" if why else f"torch {torch_optim.version()}")
