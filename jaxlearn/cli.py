@@ -276,8 +276,16 @@ def _description(module: str) -> str:
     home of what the experiment does and with which settings)."""
     doc = importlib.import_module(module).__doc__ or ""
     doc = re.sub(r":\w+:`~?([^`]+)`", r"\1", doc).replace("``", "")
-    paragraphs = [" ".join(p.split()) for p in doc.strip().split("\n\n")]
-    return "\n\n".join(textwrap.fill(p, 78) for p in paragraphs if p)
+    out = []
+    for paragraph in doc.strip().split("\n\n"):
+        if paragraph.lstrip().startswith(">>>"):  # a doctest: for the test suite, not --help
+            continue
+        # a list keeps one item a line: split before each line that starts with "- "
+        items = re.split(r"\n(?=\s*- )", paragraph)
+        out.append("\n".join(textwrap.fill(" ".join(item.split()), 78, subsequent_indent="  "
+                                            if item.lstrip().startswith("- ") else "")
+                             for item in items))  # fmt: skip
+    return "\n\n".join(p for p in out if p)
 
 
 class _Parser(argparse.ArgumentParser):

@@ -80,6 +80,14 @@ def test_optimizers_rule_specs_and_seeds(tmp_path, capsys):
     assert set(table["seed"]) == {0, 1} and len(table) == 3 * 2 * (500 + 2)
 
 
+def test_the_suites_help_keeps_its_list_and_leaves_out_the_doctest(capsys):
+    with pytest.raises(SystemExit):
+        cli.build_parser().parse_args(["suite", "--help"])
+    text = capsys.readouterr().out
+    assert ">>>" not in text  # the module docstring's example is for the test suite
+    assert "\n- run: the whole protocol over problems" in text  # one list item a line
+
+
 def test_each_subcommand_has_its_own_help_options_and_example(capsys):
     parser = cli.build_parser()
     with pytest.raises(SystemExit):
