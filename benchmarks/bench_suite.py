@@ -21,7 +21,7 @@ import math
 import jax
 
 from jaxlearn.suite import PROBLEMS, resolve
-from jaxlearn.suite.protocol import run_keys
+from jaxlearn.suite.protocol import phase_keys
 from jaxlearn.train import train_many
 
 COLUMNS = [
@@ -38,12 +38,12 @@ ROUNDS = 2
 
 def _trials(problem, k: int):
     """The seconds per step and the compile time of ``k`` trials in one program."""
-    init_keys, train_keys = run_keys(problem, "tune", k)
+    init_keys, key = phase_keys(problem, "tune", k)
     params, state = jax.vmap(problem.init)(init_keys)
     build = resolve("adam").factory(problem.steps)
     data = {s: problem.data()[s] for s in ("train", "valid")}
     r = train_many(
-        problem, params, state, build, data, key=train_keys,
+        problem, params, state, build, data, key=key, share_batches=key.ndim == 0,
         hyperparams={n: [v] * k for n, v in SETTING.items()}, iterations=problem.steps,
         batch_size=problem.batch_size, eval_every=problem.eval_every, eval_on=("valid",),
         eval_batch_size=problem.eval_batch_size, replace=problem.replace, progress=False,

@@ -24,7 +24,7 @@ from jaxlearn.experiments.specs import SpecError
 from jaxlearn.suite import PROBLEMS, SearchSpace, resolve, run
 from jaxlearn.suite.problems import get
 from jaxlearn.suite.problems.functions import NoisyQuadratic
-from jaxlearn.suite.protocol import run_cell, run_keys
+from jaxlearn.suite.protocol import phase_keys, run_cell, run_keys
 from jaxlearn.suite.schedules import multiplier, with_schedule
 from jaxlearn.train import train
 
@@ -74,23 +74,23 @@ def test_evaluation_seeds_are_paired_and_fresh(adam_cell, sgd_cell):
     assert first_a == first_b
     assert len(set(first_a)) == 2
     assert sgd_cell["eval"]["start"] == adam_cell["eval"]["start"]  # the same weights
-    # evaluation keys are not tuning keys
-    tune, _ = run_keys(QUAD, "tune", 3)
+    # evaluation keys are not the tuning key
+    tune, _ = phase_keys(QUAD, "tune", 3)
     ev, _ = run_keys(QUAD, "eval", 3)
     assert not np.isin(jax.random.key_data(ev)[:, 0], jax.random.key_data(tune)[:, 0]).any()
 
 
 def test_k_trials_in_one_program_equal_k_separate_runs(sgd_cell):
+    # every tuning trial is the separate run from tuning seed 0: its weights and data order
     build = resolve("sgd").factory(QUAD.steps)  # one factory: one compiled program for all
-    init_keys, train_keys = run_keys(QUAD, "tune", 3)
+    init_key, train_key = (keys[0] for keys in run_keys(QUAD, "tune", 1))
     data = {"train": QUAD.data()["train"], "valid": QUAD.data()["valid"]}
-    for j, values in enumerate(sgd_cell["tune"]["hyperparams"]):
-        params, state = QUAD.init(init_keys[j])
-        r = train(QUAD, params, state, build, data, key=train_keys[j], hyperparams=values,
+    for values, curve in zip(sgd_cell["tune"]["hyperparams"], sgd_cell["tune"]["curves"]):
+        params, state = QUAD.init(init_key)
+        r = train(QUAD, params, state, build, data, key=train_key, hyperparams=values,
                   iterations=QUAD.steps, batch_size=QUAD.batch_size,
                   eval_every=QUAD.eval_every, replace=False)  # fmt: skip
-        np.testing.assert_allclose(r.metrics["valid"]["loss"], sgd_cell["tune"]["curves"][j],
-                                   rtol=2e-5)  # fmt: skip
+        np.testing.assert_allclose(r.metrics["valid"]["loss"], curve, rtol=2e-5)
 
 
 def test_diverged_trials_are_kept_counted_and_never_chosen():

@@ -314,6 +314,25 @@ def test_train_many_shared_batches_and_split_key():
     assert not np.allclose(split.loss[0], split.loss[1])  # own mini-batches per configuration
 
 
+@pytest.mark.parametrize("replace", [False, True])
+def test_train_many_with_shared_batches_trains_each_configuration_as_train_does(replace):
+    """One key for K configurations: each one's run is ``train``'s with that key (the epoch's
+    permutation, passed unbatched to the vmapped program, is the one every run draws)."""
+    data = toy_data()
+    net = mlp.make(12, [8], 3)
+    params, state = init_many(net, jax.random.key(0), 3)
+    lrs = [0.01, 0.1, 0.3]
+    kw = dict(epochs=3, batch_size=12, progress=False, replace=replace)
+    many = train_many(net, params, state, "sgd", data, key=jax.random.key(1),
+                      share_batches=True, hyperparams={"lr": lrs}, **kw)  # fmt: skip
+    for i, lr in enumerate(lrs):
+        p_i, s_i = jax.tree.map(lambda a, i=i: a[i], (params, state))
+        one = train(net, p_i, s_i, "sgd", data, key=jax.random.key(1), hyperparams={"lr": lr},
+                    **kw)  # fmt: skip
+        np.testing.assert_allclose(many.loss[i], one.loss, rtol=2e-4, atol=1e-5)
+        np.testing.assert_allclose(many.test_acc[i], one.test_acc, atol=1e-6)
+
+
 @pytest.mark.parametrize("share_batches", [False, True])
 def test_trials_at_once_trains_the_same_runs_in_groups(exact_matmuls, share_batches):
     """K = 5 configurations two at a time (two groups and a remainder of one) give each

@@ -3,9 +3,11 @@
 1. **Tune.** K trials drawn quasi-randomly from the optimizer's search space
    (``SearchSpace.sample``) train at once in one ``vmap``-ed
    program (:func:`jaxlearn.train.train_many`, the hyper-parameters in the optimizer state).
-   Trial ``j`` starts from the same weights and sees the same mini-batches for every optimizer
-   (its keys depend on the problem and ``j`` only). Only the training and validation splits are
-   given to the program: the test split is never read while tuning.
+   Every trial starts from the same weights and sees the same mini-batches, the same for every
+   optimizer (*common random numbers*: the K settings differ in their hyper-parameters only,
+   so the tuning compares them as paired runs; and the batch is gathered once for all K).
+   Only the training and validation splits are given to the program: the test split is never
+   read while tuning.
 2. **Choose** the trial that reached the validation target in the fewest steps (AlgoPerf's
    criterion), the best final validation value among equally fast ones or when none did.
    Diverged trials (a non-finite final value) are kept and counted, never chosen; a chosen
@@ -36,11 +38,13 @@ from jaxlearn.suite.problem import Problem
 from jaxlearn.train import train_many
 from jaxlearn.train.model import evaluate
 
-__all__ = ["PROTOCOL_VERSION", "SEED", "choose", "run_cell", "run_keys", "steps_to_target"]
+__all__ = [
+    "PROTOCOL_VERSION", "SEED", "choose", "phase_keys", "run_cell", "run_keys", "steps_to_target",
+]  # fmt: skip
 
 #: Bumped whenever the protocol changes what a cell records or how (stored results of another
-#: version are never compared with new ones).
-PROTOCOL_VERSION = 1
+#: version are never compared with new ones). 2: the tuning trials share one seed.
+PROTOCOL_VERSION = 2
 #: The root of every key of the suite (with the problem's name and the phase).
 SEED = 0
 _PHASES = {"tune": 0, "eval": 1}
@@ -60,6 +64,26 @@ def run_keys(problem: Problem, phase: str, n: int) -> tuple[jax.Array, jax.Array
     phase_key = jax.random.fold_in(base, _PHASES[phase])
     keys = jax.vmap(lambda i: jax.random.split(jax.random.fold_in(phase_key, i)))(jnp.arange(n))
     return keys[:, 0], keys[:, 1]
+
+
+def phase_keys(problem: Problem, phase: str, k: int) -> tuple[jax.Array, jax.Array]:
+    """``(init_keys, key)`` for ``k`` runs of ``phase`` trained in one program: for ``'tune'``
+    all ``k`` runs share run 0's initial weights and one data key (``key`` is one key, for
+    ``train_many(..., share_batches=True)``); for ``'eval'`` run ``i`` has seed ``i``'s keys
+    (``key`` holds ``k`` keys).
+
+    >>> from jaxlearn.suite.problems import get
+    >>> init, key = phase_keys(get("quadratic"), "tune", 3)
+    >>> same = jax.random.key_data(init) == jax.random.key_data(init[0])
+    >>> init.shape, key.shape, bool(same.all())
+    ((3,), (), True)
+    >>> phase_keys(get("quadratic"), "eval", 3)[1].shape
+    (3,)
+    """
+    if phase != "tune":
+        return run_keys(problem, phase, k)
+    init_keys, train_keys = run_keys(problem, phase, 1)
+    return jnp.repeat(init_keys, k), train_keys[0]
 
 
 def steps_to_target(curve: Any, eval_steps: Any, problem: Problem) -> int | None:
@@ -128,15 +152,15 @@ def _state_bytes(build, hyperparams: dict, params: Any) -> int:
 
 
 def _train(problem, optimizer, values, phase, splits, progress, desc):
-    """K runs (one per setting in ``values``) of ``phase``'s first K keys, in one program."""
-    k = len(values)
-    init_keys, train_keys = run_keys(problem, phase, k)
+    """K runs (one per setting in ``values``) with :func:`phase_keys`'s keys, in one program."""
+    init_keys, key = phase_keys(problem, phase, len(values))
     params, state = jax.vmap(problem.init)(init_keys)
     hyperparams = {name: [v[name] for v in values] for name in optimizer.space.names}
     build = optimizer.factory(problem.steps)
     data = {s: problem.data()[s] for s in ("train", *splits)}
     result = train_many(
-        problem, params, state, build, data, key=train_keys, hyperparams=hyperparams,
+        problem, params, state, build, data, key=key, share_batches=key.ndim == 0,
+        hyperparams=hyperparams,
         iterations=problem.steps, batch_size=problem.batch_size, eval_every=problem.eval_every,
         eval_on=splits, eval_batch_size=problem.eval_batch_size, replace=problem.replace,
         progress=progress, desc=desc, trials_at_once=problem.trials_at_once,

@@ -2,7 +2,7 @@
 
 The result is one JSON-ready dict::
 
-    {"protocol": 1, "provenance": {...}, "config": {..., "hash"},
+    {"protocol": 2, "provenance": {...}, "config": {..., "hash"},
      "problems": {name: {"description", "target", "steps", "batch_size", "eval_every", ...}},
      "optimizers": {spec: {"label", "kind", "schedule", "pinned", "space"}},
      "cells": {problem: {spec: cell}}}

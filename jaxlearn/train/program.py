@@ -151,15 +151,37 @@ def program(model: Model, opt: Any, layout: Layout) -> Callable:
 def _vmapped(run_one: Callable, key_axis: int | None, at_once: int | None) -> Callable:
     """``run_one`` over K configurations: one ``vmap``, or with ``at_once`` a ``lax.map`` over
     groups of that many, each group one ``vmap`` (the same values; a group's activations stay
-    in cache where K copies of a convolutional network's would not)."""
+    in cache where K copies of a convolutional network's would not).
+
+    With one shared key (``key_axis`` None) the epoch's permutation is the same for every
+    configuration, so it enters unbatched: the batch is then gathered once, not K times, and a
+    first layer's products over the K configurations become one product with the shared batch.
+    The carry keeps its (K, n) ``perm`` outside, so its layout does not depend on the sharing.
+    """
+    if key_axis is None:
+        return _shared_batches(run_one, at_once)
     if at_once is None:
-        return jax.vmap(run_one, in_axes=(0, key_axis, None, None))
+        return jax.vmap(run_one, in_axes=(0, 0, None, None))
 
     def fn(carry: Carry, key: Array, first_block: Array, data: tuple):
-        if key_axis is None:
-            return jax.lax.map(lambda c: run_one(c, key, first_block, data), carry,
-                               batch_size=at_once)  # fmt: skip
         return jax.lax.map(lambda ck: run_one(*ck, first_block, data), (carry, key),
                            batch_size=at_once)  # fmt: skip
+
+    return fn
+
+
+def _shared_batches(run_one: Callable, at_once: int | None) -> Callable:
+    """:func:`_vmapped` with one key: ``perm`` (identical in every row) passed unbatched."""
+    axes = Carry(0, 0, 0, None)
+
+    def fn(carry: Carry, key: Array, first_block: Array, data: tuple):
+        k, perm = carry.perm.shape[0], carry.perm[0]
+        if at_once is None:
+            vmapped = jax.vmap(run_one, in_axes=(axes, None, None, None), out_axes=(axes, 0, 0))
+            carry, losses, metrics = vmapped(carry._replace(perm=perm), key, first_block, data)
+            perms = jnp.broadcast_to(carry.perm, (k, *perm.shape))
+            return carry._replace(perm=perms), losses, metrics
+        return jax.lax.map(lambda c: run_one(Carry(*c, perm), key, first_block, data),
+                           tuple(carry[:3]), batch_size=at_once)  # fmt: skip
 
     return fn
