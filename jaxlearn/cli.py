@@ -281,11 +281,14 @@ def _description(module: str) -> str:
         if paragraph.lstrip().startswith(">>>"):  # a doctest: for the test suite, not --help
             continue
         # a list keeps one item a line: split before each line that starts with "- "
-        items = re.split(r"\n(?=\s*- )", paragraph)
-        out.append("\n".join(textwrap.fill(" ".join(item.split()), 78, subsequent_indent="  "
-                                            if item.lstrip().startswith("- ") else "")
-                             for item in items))  # fmt: skip
+        items = [" ".join(item.split()) for item in re.split(r"\n(?=\s*- )", paragraph)]
+        out.append("\n".join(_fill(item) for item in items))
     return "\n\n".join(p for p in out if p)
+
+
+def _fill(text: str) -> str:
+    """One paragraph or list item wrapped at 78 columns, a list item's lines indented under it."""
+    return textwrap.fill(text, 78, subsequent_indent="  " if text.startswith("- ") else "")
 
 
 class _Parser(argparse.ArgumentParser):

@@ -137,10 +137,9 @@ def program(model: Model, opt: Any, layout: Layout) -> Callable:
         carry, (losses, metrics) = jax.lax.scan(block, carry, blocks)
         return carry, losses.reshape(-1), metrics
 
-    key_axis = None if share_batches else 0
     fn = run_one
     if layout.vmapped:
-        fn = _vmapped(run_one, key_axis, layout.config.trials_at_once)
+        fn = _vmapped(run_one, share_batches, layout.config.trials_at_once)
     if mesh is not None:
         spec = P(trial_axis) if trial_axis else P()
         key_spec = spec if layout.vmapped and not share_batches else P()
@@ -148,17 +147,17 @@ def program(model: Model, opt: Any, layout: Layout) -> Callable:
     return jax.jit(fn, donate_argnums=(0,))
 
 
-def _vmapped(run_one: Callable, key_axis: int | None, at_once: int | None) -> Callable:
+def _vmapped(run_one: Callable, shared: bool, at_once: int | None) -> Callable:
     """``run_one`` over K configurations: one ``vmap``, or with ``at_once`` a ``lax.map`` over
     groups of that many, each group one ``vmap`` (the same values; a group's activations stay
     in cache where K copies of a convolutional network's would not).
 
-    With one shared key (``key_axis`` None) the epoch's permutation is the same for every
+    With one ``shared`` key the epoch's permutation is the same for every
     configuration, so it enters unbatched: the batch is then gathered once, not K times, and a
     first layer's products over the K configurations become one product with the shared batch.
     The carry keeps its (K, n) ``perm`` outside, so its layout does not depend on the sharing.
     """
-    if key_axis is None:
+    if shared:
         return _shared_batches(run_one, at_once)
     if at_once is None:
         return jax.vmap(run_one, in_axes=(0, 0, None, None))

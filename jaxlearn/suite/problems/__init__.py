@@ -51,7 +51,7 @@ PROBLEMS: dict[str, Problem] = {
             description="noisy f(x, y) = x^2/20 + y^2 from (-7, 2), the book's figure 6-8",
         ),
         LogisticRegression(),
-        # 16 tuning trials four at a time: 0.93 of 16 separate ones, in one vmap 0.99
+        # its tuning trials four at a time: faster than one vmap (benchmarks/README.md, suite)
         BookNetwork(trials_at_once=4),
         BookNetwork(
             name="fashion_mlp_bn_wd",

@@ -196,8 +196,7 @@ class Autoencoder(ImageProblem):
     eval_every: int = 50
     target: Target = Target("mse", "min", 0.02)
     quick_target: Target = Target("mse", "min", 0.06)
-    # With the tuning trials' shared batches, 16 trials four at a time cost 0.85-0.95 of 16
-    # separate ones, in one vmap 1.01-1.03 (benchmarks/README.md, the suite's section).
+    # Its tuning trials four at a time: faster than one vmap (benchmarks/README.md, suite).
     trials_at_once: int | None = dataclasses.field(default=4, compare=False)
 
     def init(self, key: Array) -> tuple[dict, dict]:
